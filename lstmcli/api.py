@@ -1,0 +1,317 @@
+"""The Python API behind the CLI: one function per command.
+
+    from lstmcli import api
+    from lstmcli.config import load_config
+    summary = api.train("sample_data/airline_passengers.csv",
+                        load_config("configs/quickstart.yaml"), out="runs/air")
+    forecast, _ = api.rollout("sample_data/airline_passengers.csv", "runs/air", horizon=12)
+
+Data flows one way: CSV -> Frame -> scaled arrays -> windows -> model -> run directory,
+and run directory + CSV -> predictions in original units with their timestamps.
+TensorFlow is imported only by the functions that need it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lstmcli.config import Config, DataSpec
+from lstmcli.data import INDEX_TIME_NAME, Frame, future_index, read_series
+from lstmcli.errors import DataError, ModelError
+from lstmcli.files import write_atomic
+from lstmcli.scaling import Scaler
+from lstmcli.windows import input_windows, make_windows, window_starts
+
+PREDICT_BATCH = 1024  # rows per predict call: large batches, few calls
+
+
+# ---------------------------------------------------------------------------- window
+
+
+@dataclass
+class WindowSet:
+    frame: Frame
+    X: np.ndarray  # (samples, look_back, features), raw units
+    y: np.ndarray  # (samples, horizon, targets), raw units
+    series: np.ndarray  # (samples,) series id of each sample
+    ds: np.ndarray  # (samples,) time stamp of each sample's first target step
+
+
+def make_window_set(data_path: str | Path, config: Config) -> WindowSet:
+    """The windows of every series, as `create_dataset` would cut them (raw units)."""
+    frame = read_series(data_path, config.data)
+    w = config.window
+    xs, ys, ids, stamps = [], [], [], []
+    for s in frame.series:
+        X, y = make_windows(s.values, look_back=w.look_back, horizon=w.horizon, stride=w.stride,
+                            feature_idx=frame.feature_idx, target_idx=frame.target_idx)
+        starts = window_starts(len(s.values), look_back=w.look_back, horizon=w.horizon,
+                               stride=w.stride)
+        xs.append(X)
+        ys.append(y)
+        ids.append(np.full(len(X), s.id, dtype=object))
+        stamps.append(np.asarray(s.ds[starts + w.look_back].astype(str)) if len(X) else
+                      np.empty(0, dtype=object))
+    if sum(len(x) for x in xs) == 0:
+        shortest = min(len(s.values) for s in frame.series)
+        raise DataError(f"{frame.path}: no window fits: the longest series has "
+                        f"{max(len(s.values) for s in frame.series)} rows (shortest {shortest}),"
+                        f" look_back {w.look_back} + horizon {w.horizon} needs at least "
+                        f"{w.look_back + w.horizon}")
+    return WindowSet(frame=frame, X=np.concatenate(xs), y=np.concatenate(ys),
+                     series=np.concatenate(ids).astype(str), ds=np.concatenate(stamps).astype(str))
+
+
+def save_window_set(ws: WindowSet, out: str | Path, config: Config) -> Path:
+    out = Path(out)
+    arrays = dict(X=ws.X.astype("float32"), y=ws.y.astype("float32"), series=ws.series, ds=ws.ds,
+                  features=np.array(ws.frame.features), targets=np.array(ws.frame.targets),
+                  look_back=config.window.look_back, horizon=config.window.horizon,
+                  stride=config.window.stride)
+    with write_atomic(out, binary=True) as fh:
+        np.savez(fh, **arrays)
+    return out
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def _resolved(config: Config, frame: Frame) -> Config:
+    """The config with the columns and frequency that were actually used filled in."""
+    data = config.data.model_copy(update={
+        "time": frame.time_col, "series": frame.series_col,
+        "features": frame.features, "targets": frame.targets})
+    return config.model_copy(update={"data": data})
+
+
+def _training_rows(n_rows: int, config: Config) -> int:
+    """Rows at the start of a series used for training; the rest is the validation tail."""
+    frac, horizon = config.training.validation, config.window.horizon
+    n_val = 0 if frac == 0 else max(math.ceil(frac * n_rows), horizon)
+    return n_rows - n_val
+
+
+def split_windows(frame: Frame, config: Config) -> tuple[Scaler, tuple, tuple | None, list[str]]:
+    """Fit the scaler on the training rows, then cut scaled training and validation windows.
+
+    Training windows lie entirely in the training rows; validation windows predict rows of
+    the tail (their inputs may reach back into the training rows, as at forecast time).
+    """
+    w, notes = config.window, []
+    used = []
+    for s in frame.series:
+        n_train = _training_rows(len(s.values), config)
+        if n_train < w.look_back + w.horizon:
+            notes.append(f"series '{s.id}' skipped: {len(s.values)} rows, too short for "
+                         f"look_back {w.look_back} + horizon {w.horizon} + validation tail "
+                         f"{len(s.values) - n_train}")
+            continue
+        used.append((s, n_train))
+    if not used:
+        longest = max(len(s.values) for s in frame.series)
+        raise DataError(f"{frame.path}: no series is long enough to train on: the longest has "
+                        f"{longest} rows; look_back {w.look_back} + horizon {w.horizon} plus a "
+                        f"validation tail of {config.training.validation:.0%} does not fit. "
+                        "Lower window.look_back or training.validation")
+    scaler = Scaler.fit(config.data.scaling, frame.columns,
+                        np.concatenate([s.values[:n] for s, n in used]))
+    tx, ty, vx, vy = [], [], [], []
+    for s, n_train in used:
+        X, y = make_windows(scaler.transform(s.values), look_back=w.look_back,
+                            horizon=w.horizon, stride=w.stride,
+                            feature_idx=frame.feature_idx, target_idx=frame.target_idx)
+        starts = window_starts(len(s.values), look_back=w.look_back, horizon=w.horizon,
+                               stride=w.stride)
+        is_train = starts + w.look_back + w.horizon <= n_train
+        is_val = starts + w.look_back >= n_train
+        tx.append(X[is_train]), ty.append(y[is_train]), vx.append(X[is_val]), vy.append(y[is_val])
+    train = (np.concatenate(tx), np.concatenate(ty))
+    val = (np.concatenate(vx), np.concatenate(vy)) if config.training.validation > 0 else None
+    return scaler, train, val, notes
+
+
+def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int | None = None,
+          seed: int | None = None, force: bool = False, on_epoch=None) -> dict:
+    """Train a model on a CSV and write the run directory `out`. Returns a summary."""
+    from lstmcli.backend import versions
+    from lstmcli.bundle import check_writable, save_bundle
+    from lstmcli.topology import build_model
+    from lstmcli.train import fit, seed_everything
+
+    out = Path(out)
+    check_writable(out, force=force)  # fail now, not after training
+    if seed is not None:
+        config = config.model_copy(update={"training": config.training.model_copy(
+            update={"seed": seed})})
+    if epochs is not None:
+        config = config.model_copy(update={"training": config.training.model_copy(
+            update={"epochs": epochs})})
+    t0 = time.perf_counter()
+    frame = read_series(data_path, config.data)
+    config = _resolved(config, frame)
+    scaler, train_xy, val_xy, notes = split_windows(frame, config)
+
+    seed_everything(config.training.seed)
+    w = config.window
+    model = build_model(config.model, look_back=w.look_back, n_features=len(frame.features),
+                        horizon=w.horizon, n_targets=len(frame.targets))
+    result = fit(model, train_xy, val_xy, config.training, on_epoch=on_epoch)
+
+    training = {"epochs_run": len(result.history), "best_epoch": result.best_epoch,
+                "monitor": result.monitor, "best_loss": result.best_loss,
+                "stopped_early": result.stopped_early, "seconds": result.seconds,
+                "train_samples": int(len(train_xy[0])),
+                "val_samples": int(len(val_xy[0])) if val_xy is not None else 0,
+                "params": int(model.count_params())}
+    meta = {
+        "versions": versions(),
+        "created": pd.Timestamp.now(tz="UTC").isoformat(),
+        "data_file": str(data_path),
+        "config": config.model_dump(mode="json"),
+        "columns": frame.columns,
+        "freq": frame.freq,
+        "last_ds": {s.id: _stamp(s.ds[-1]) for s in frame.series},
+        "scaler": scaler.to_dict(),
+        "training": training,
+    }
+    save_bundle(out, model=model, meta=meta, history=result.history, force=force)
+    return {"command": "train", "run_dir": str(out), "data": str(data_path),
+            "series": len(frame.series), "features": frame.features, "targets": frame.targets,
+            "x_shape": list(train_xy[0].shape), "y_shape": list(train_xy[1].shape),
+            "training": training, "notes": frame.notes + notes,
+            "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _stamp(value) -> str | int:
+    return int(value) if isinstance(value, (int, np.integer)) else pd.Timestamp(value).isoformat()
+
+
+# ------------------------------------------------------------------ predict / rollout
+
+
+def _load(run_dir: str | Path, data_path: str | Path):
+    from lstmcli.bundle import load_bundle
+
+    bundle = load_bundle(run_dir)
+    spec: DataSpec = bundle.config.data
+    frame = read_series(data_path, spec, fallback_freq=bundle.meta.get("freq"))
+    if frame.columns != bundle.scaler.columns:
+        raise DataError(f"{data_path}: columns {frame.columns} do not match the model's "
+                        f"{bundle.scaler.columns}")
+    return bundle, frame
+
+
+def _time_name(frame: Frame) -> str:
+    return frame.time_col or INDEX_TIME_NAME
+
+
+def _model_inputs(frame: Frame, scaler: Scaler, look_back: int, *, last: bool):
+    """Scaled input windows of every series long enough, with (series, start) per window."""
+    xs, where, notes = [], [], []
+    for s in frame.series:
+        if len(s.values) < look_back:
+            notes.append(f"series '{s.id}' skipped: {len(s.values)} rows < look_back {look_back}")
+            continue
+        X = input_windows(scaler.transform(s.values)[:, frame.feature_idx], look_back=look_back)
+        starts = np.arange(len(X))
+        if last:
+            X, starts = X[-1:], starts[-1:]
+        xs.append(X)
+        where += [(s, int(k)) for k in starts]
+    if not xs:
+        raise DataError(f"{frame.path}: every series is shorter than look_back {look_back}")
+    return np.concatenate(xs).astype("float32"), where, notes
+
+
+def _future(frame: Frame, s, steps: int) -> pd.Index:
+    if frame.freq is None:
+        raise DataError(f"{frame.path}: cannot stamp future rows: the time frequency could not "
+                        "be inferred; set data.freq (e.g. D, h, MS) in the config")
+    return future_index(s.ds[-1], frame.freq, steps)
+
+
+def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
+            ) -> tuple[pd.DataFrame, dict]:
+    """Predict the targets from every look_back window of a CSV (with the actual values), or,
+    with `last`, the `horizon` steps after the end of each series."""
+    t0 = time.perf_counter()
+    bundle, frame = _load(run_dir, data_path)
+    w = bundle.config.window
+    X, where, notes = _model_inputs(frame, bundle.scaler, w.look_back, last=last)
+    if not last:  # keep the windows whose predicted rows are all in the file
+        keep = [i for i, (s, k) in enumerate(where) if k + w.look_back + w.horizon <= len(s.ds)]
+        if not keep:
+            raise DataError(f"{frame.path}: no window has known targets: every series needs more "
+                            f"than look_back + horizon - 1 = {w.look_back + w.horizon - 1} rows;"
+                            " use --last to forecast past the end")
+        X, where = X[keep], [where[i] for i in keep]
+    pred = bundle.model.predict(X, batch_size=PREDICT_BATCH, verbose=0)  # (n, horizon, targets)
+    pred = bundle.scaler.inverse(pred, frame.target_idx)
+
+    records = []
+    for (s, k), p in zip(where, pred, strict=True):
+        first = k + w.look_back
+        if last:
+            stamps = _future(frame, s, w.horizon)
+        else:
+            stamps = s.ds[first:first + w.horizon]
+        for h in range(w.horizon):
+            row = {frame.series_col: s.id} if frame.is_long else {}
+            row[_time_name(frame)] = stamps[h]
+            if w.horizon > 1:
+                row["step"] = h + 1
+            row.update(zip(frame.targets, p[h].tolist(), strict=True))
+            if not last:
+                actual = s.values[first + h, frame.target_idx]
+                row.update({f"{t}_actual": float(v) for t, v in zip(frame.targets, actual,
+                                                                   strict=True)})
+            records.append(row)
+    table = pd.DataFrame.from_records(records)
+    return table, {"command": "predict", "run_dir": str(run_dir), "data": str(data_path),
+                   "last": last, "windows": int(len(X)), "rows": int(len(table)),
+                   "x_shape": list(X.shape), "notes": frame.notes + notes,
+                   "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
+            ) -> tuple[pd.DataFrame, dict]:
+    """Forecast `horizon` steps past the end of each series, feeding predictions back in."""
+    t0 = time.perf_counter()
+    if horizon < 1:
+        raise DataError(f"--horizon must be >= 1. Received: {horizon}")
+    bundle, frame = _load(run_dir, data_path)
+    if sorted(frame.targets) != sorted(frame.features):
+        raise ModelError(f"{run_dir}: rollout feeds each prediction back as the next input, so "
+                         f"the targets must be the features; this model has features "
+                         f"{frame.features} and targets {frame.targets}. Retrain with "
+                         "data.targets equal to data.features, or use `predict --last`")
+    w = bundle.config.window
+    X, where, notes = _model_inputs(frame, bundle.scaler, w.look_back, last=True)
+    order = [frame.targets.index(f) for f in frame.features]  # target order -> feature order
+    steps = []
+    for _ in range(math.ceil(horizon / w.horizon)):
+        y = np.asarray(bundle.model.predict_on_batch(X))  # (series, model horizon, targets)
+        steps.append(y)
+        X = np.concatenate([X, y[..., order]], axis=1)[:, -w.look_back:]
+    pred = np.concatenate(steps, axis=1)[:, :horizon]
+    pred = bundle.scaler.inverse(pred, frame.target_idx)
+
+    records = []
+    for (s, _), p in zip(where, pred, strict=True):
+        stamps = _future(frame, s, horizon)
+        for h in range(horizon):
+            row = {frame.series_col: s.id} if frame.is_long else {}
+            row[_time_name(frame)] = stamps[h]
+            row.update(zip(frame.targets, p[h].tolist(), strict=True))
+            records.append(row)
+    table = pd.DataFrame.from_records(records)
+    return table, {"command": "rollout", "run_dir": str(run_dir), "data": str(data_path),
+                   "horizon": horizon, "series": len(where), "rows": int(len(table)),
+                   "freq": frame.freq, "notes": frame.notes + notes,
+                   "seconds": round(time.perf_counter() - t0, 3)}

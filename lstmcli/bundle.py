@@ -1,0 +1,116 @@
+"""RUN_DIR: the saved model and everything needed to use it again. No pickle.
+
+    RUN_DIR/
+      model.keras    Keras 3 native format, loaded with safe_mode=True
+      bundle.json    format_version, package versions, resolved config, column names,
+                     scaler parameters, frequency, last timestamp per series, training summary
+      history.csv    one row per epoch
+
+A run directory is written next to its final place and renamed into it, so a crash
+leaves either the old directory or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from lstmcli.backend import import_keras
+from lstmcli.config import Config, config_from_dict
+from lstmcli.errors import BundleError, ConfigError
+from lstmcli.scaling import Scaler
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.keras"
+META_FILE = "bundle.json"
+HISTORY_FILE = "history.csv"
+
+
+@dataclass
+class Bundle:
+    path: Path
+    model: object  # keras.Model
+    meta: dict
+    config: Config
+    scaler: Scaler
+
+
+def check_writable(run_dir: Path, *, force: bool) -> None:
+    """Fail before any work if RUN_DIR cannot be (re)placed."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise BundleError(f"{run_dir}: exists and is not a directory")
+    if run_dir.exists() and not force:
+        raise BundleError(f"{run_dir}: already exists; pass --force to replace it")
+
+
+def _write_history(path: Path, history: list[dict]) -> None:
+    keys: list[str] = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def save_bundle(run_dir: str | Path, *, model, meta: dict, history: list[dict],
+                force: bool) -> Path:
+    run_dir = Path(run_dir)
+    check_writable(run_dir, force=force)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.tmp-", dir=run_dir.parent))
+    try:
+        model.save(tmp / MODEL_FILE)
+        (tmp / META_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, **meta},
+                                                indent=2) + "\n")
+        _write_history(tmp / HISTORY_FILE, history)
+        if run_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.old-", dir=run_dir.parent))
+            os.rename(run_dir, old / run_dir.name)
+            try:
+                os.rename(tmp, run_dir)
+            except OSError:
+                os.rename(old / run_dir.name, run_dir)  # put the previous run back
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, run_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return run_dir
+
+
+def load_bundle(run_dir: str | Path) -> Bundle:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise BundleError(f"{run_dir}: run directory not found (make one with `lstmcli train`)")
+    meta_path, model_path = run_dir / META_FILE, run_dir / MODEL_FILE
+    for p in (meta_path, model_path):
+        if not p.is_file():
+            raise BundleError(f"{run_dir}: not a complete run directory ({p.name} is missing)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{meta_path}: unreadable ({exc})") from None
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(f"{meta_path}: format_version {version!r} is not supported by this "
+                          f"lstmcli (expects {FORMAT_VERSION}); retrain with this version")
+    try:
+        config = config_from_dict(meta["config"], source=f"{meta_path} config")
+        scaler = Scaler.from_dict(meta["scaler"])
+    except (KeyError, ConfigError) as exc:
+        raise BundleError(f"{meta_path}: invalid bundle ({exc})") from None
+    keras = import_keras()
+    try:
+        model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+    except Exception as exc:  # noqa: BLE001 - any load failure is a bad bundle
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BundleError(f"{model_path}: cannot load model ({first})") from None
+    return Bundle(path=run_dir, model=model, meta=meta, config=config, scaler=scaler)

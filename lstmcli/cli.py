@@ -1,0 +1,285 @@
+"""The `lstmcli` command line: parse, call the core in `lstmcli.api`, render.
+
+This is the only place where an `LstmcliError` becomes an exit code: a user mistake
+prints one `error:` line on stderr (a traceback only with --debug).
+"""
+
+
+import functools
+import io
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lstmcli import __version__
+from lstmcli.console import Output
+from lstmcli.errors import DataError, LstmcliError
+
+app = typer.Typer(
+    name="lstmcli",
+    help="Forecast CSV time series with LSTMs: window, train, predict, rollout.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Options shared by the commands, defined once.
+DataArg = Annotated[Path, typer.Argument(help="CSV file: wide (time + value columns) or long "
+                                         "(unique_id, ds, values).", show_default=False,
+                                         metavar="DATA.csv")]
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config file.",
+                                         show_default=False)]
+ModelOpt = Annotated[Path, typer.Option("--model", "-m", help="Run directory written by "
+                                        "`lstmcli train`.", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary "
+                                       "on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lstmcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version,
+                                                is_eager=True, help="Show the version.")] = False
+          ) -> None:
+    """Forecast CSV time series with LSTMs: window, train, predict, rollout."""
+
+
+def _command(func):
+    """Register a command whose LstmcliErrors become one stderr line and an exit code."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        out = Output(quiet=kwargs.get("quiet", False), as_json=kwargs.get("json_out", False))
+        try:
+            return func(*args, out=out, **kwargs)
+        except LstmcliError as exc:
+            if kwargs.get("debug"):
+                traceback.print_exc()
+            out.error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            out.error("interrupted")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place internal errors are reported
+            if kwargs.get("debug"):
+                traceback.print_exc()
+            out.error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
+                      "traceback)")
+            raise typer.Exit(1) from None
+
+    # Typer reads the signature: hide the injected `out` parameter.
+    import inspect
+
+    sig = inspect.signature(func)
+    run.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values()
+                                                if p.name != "out"])
+    return app.command()(run)
+
+
+def _require_file(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise DataError(f"{path}: {what} not found")
+
+
+def _notes(out: Output, summary: dict) -> None:
+    for note in summary.get("notes", []):
+        out.note(note)
+
+
+def _records(table) -> list[dict]:
+    """Rows as JSON-ready dicts; time stamps as ISO text (dates alone when all at midnight)."""
+    import pandas as pd
+
+    table = table.copy()
+    for col in table.columns:
+        if pd.api.types.is_datetime64_any_dtype(table[col]):
+            midnight = (table[col] == table[col].dt.normalize()).all()
+            table[col] = table[col].dt.strftime("%Y-%m-%d" if midnight else "%Y-%m-%dT%H:%M:%S")
+    return table.to_dict(orient="records")
+
+
+def _emit_table(out: Output, table, summary: dict, dest: Path | None) -> None:
+    """Write a result table: to `dest`, or to stdout as CSV, or inside the JSON summary."""
+    from lstmcli.files import write_atomic
+
+    if dest is not None and str(dest) != "-":
+        with write_atomic(dest) as fh:
+            table.to_csv(fh, index=False, float_format="%.8g")
+        summary["out"] = str(dest)
+        if out.as_json:
+            out.json(summary)
+        else:
+            out.info(f"wrote {len(table)} rows to {dest}")
+        return
+    if out.as_json:
+        summary["rows_data"] = _records(table)
+        out.json(summary)
+    else:
+        buf = io.StringIO()
+        table.to_csv(buf, index=False, float_format="%.8g")
+        out.data(buf.getvalue())
+
+
+@_command
+def window(
+    data: DataArg,
+    config: ConfigOpt,
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write X, y and metadata "
+                                                  "to this .npz file.")] = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Cut a CSV into [samples, time_steps, features] windows and their targets.
+
+    Shows the shapes and the first windows in the data's own column names.
+
+    \b
+    Example:
+        lstmcli window sample_data/airline_passengers.csv -c configs/quickstart.yaml -o w.npz
+    """
+    from lstmcli.api import make_window_set, save_window_set
+    from lstmcli.config import load_config
+    from lstmcli.render import window_table
+
+    cfg = load_config(config)
+    _require_file(data, "data file")
+    ws = make_window_set(data, cfg)
+    summary = {"command": "window", "data": str(data), "series": len(ws.frame.series),
+               "x_shape": list(ws.X.shape), "y_shape": list(ws.y.shape),
+               "features": ws.frame.features, "targets": ws.frame.targets,
+               "notes": ws.frame.notes}
+    if out_path is not None:
+        summary["out"] = str(save_window_set(ws, out_path, cfg))
+    if json_out:
+        out.json(summary)
+    else:
+        _notes(out, summary)
+        out.render(window_table(ws, cfg))
+        if out_path is not None:
+            out.info(f"wrote {out_path}")
+
+
+@_command
+def train(
+    data: DataArg,
+    config: ConfigOpt,
+    run_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.",
+                                          show_default=False)],
+    epochs: Annotated[int | None, typer.Option(min=1, help="Override training.epochs.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override training.seed.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace RUN_DIR if it exists.")] = False,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Train a model on a CSV and save it as a run directory.
+
+    \b
+    Example:
+        lstmcli train sample_data/airline_passengers.csv -c configs/quickstart.yaml -o runs/air
+    """
+    from lstmcli import api
+    from lstmcli.config import load_config
+
+    cfg = load_config(config)
+    _require_file(data, "data file")
+    report = out.epoch_reporter()
+    try:
+        summary = api.train(data, cfg, out=run_dir, epochs=epochs, seed=seed, force=force,
+                            on_epoch=report)
+    finally:
+        getattr(report, "stop", lambda: None)()
+    if json_out:
+        out.json(summary)
+        return
+    _notes(out, summary)
+    t = summary["training"]
+    out.info(f"trained {t['epochs_run']} epoch(s) in {t['seconds']:.1f}s; best epoch "
+             f"{t['best_epoch']} ({t['monitor']} {t['best_loss']:.5g}); wrote {run_dir}")
+
+
+@_command
+def predict(
+    data: DataArg,
+    model: ModelOpt,
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file to write "
+                                                  "(default: stdout).")] = None,
+    last: Annotated[bool, typer.Option("--last", help="Only forecast the horizon after the "
+                                       "last window of each series.")] = False,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Predict the targets for every window of a CSV, in original units.
+
+    Each row is the prediction for one time stamp, next to the actual value.
+    With --last, only the horizon after the end of each series is forecast.
+
+    \b
+    Example:
+        lstmcli predict sample_data/airline_passengers.csv -m runs/air -o preds.csv
+    """
+    from lstmcli import api
+
+    _require_file(data, "data file")
+    table, summary = api.predict(data, model, last=last)
+    _notes(out, summary)
+    _emit_table(out, table, summary, out_path)
+
+
+@_command
+def rollout(
+    data: DataArg,
+    model: ModelOpt,
+    horizon: Annotated[int, typer.Option("--horizon", "-H", min=1, help="Steps to forecast "
+                                         "past the end of each series.", show_default=False)],
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file to write "
+                                                  "(default: stdout).")] = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Forecast H steps past the end of each series, feeding each prediction back in.
+
+    Future rows carry real time stamps continuing the series' frequency.
+
+    \b
+    Example:
+        lstmcli rollout sample_data/airline_passengers.csv -m runs/air -H 24 -o forecast.csv
+    """
+    from lstmcli import api
+
+    _require_file(data, "data file")
+    table, summary = api.rollout(data, model, horizon=horizon)
+    _notes(out, summary)
+    _emit_table(out, table, summary, out_path)
+
+
+def main() -> None:
+    app(prog_name="lstmcli")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""The YAML config as typed objects: load, validate, and report errors by key path.
+
+Every section forbids unknown keys, so a misspelt key fails before any work starts:
+
+    >>> load_config("bad.yaml")
+    ConfigError: bad.yaml: window.look_bak: unknown key; did you mean 'look_back'?
+
+The resolved config is stored verbatim in a run directory's bundle.json and
+reloaded from there (`Config.model_validate(cfg.model_dump()) == cfg`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lstmcli.errors import ConfigError
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Spec):
+    """Which columns of the CSV mean what."""
+
+    # Time column. None: use a column named ds/date/time/timestamp/datetime if there is one,
+    # otherwise the rows are taken as equally spaced steps 0, 1, 2, ...
+    time: str | None = None
+    # Series-id column of a long-format file. None: `unique_id` if present, else one series.
+    series: str | None = None
+    # Input columns. None: every numeric column except the time and series columns.
+    features: list[str] | None = Field(default=None, min_length=1)
+    # Predicted columns. None: the same as the features (what rollout needs).
+    targets: list[str] | None = Field(default=None, min_length=1)
+    # Missing values: refuse by default, so gaps are never filled silently.
+    missing: Literal["error", "interpolate", "ffill", "drop"] = "error"
+    # Scaling is fitted on the training part only. LSTMs trained on raw values saturate
+    # their tanh gates and cannot extrapolate, so "none" is for data already in [-1, 1].
+    scaling: Literal["minmax", "standard", "none"] = "minmax"
+    # Pandas frequency alias ("D", "h", "MS", ...). None: inferred from the timestamps.
+    freq: str | None = None
+
+
+class WindowSpec(_Spec):
+    """How a series becomes [samples, time_steps, features] windows."""
+
+    look_back: int = Field(gt=0)  # input time steps per sample
+    horizon: int = Field(default=1, gt=0)  # steps predicted per sample
+    stride: int = Field(default=1, gt=0)  # steps between the starts of consecutive samples
+
+
+class LayerSpec(_Spec):
+    """One recurrent layer. `return_sequences` is not a key: it is set by position."""
+
+    type: Literal["lstm", "gru", "simple_rnn"] = "lstm"
+    units: int = Field(gt=0)
+    activation: str = "tanh"
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    recurrent_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+
+class DenseSpec(_Spec):
+    """A Dense layer between the recurrent stack and the output head."""
+
+    units: int = Field(gt=0)
+    activation: str = "relu"
+
+
+class ModelSpec(_Spec):
+    # many_to_one: stacked recurrent layers, the last returns its final output only,
+    # then a Dense head of horizon x targets values. (Other topologies build on this key.)
+    topology: Literal["many_to_one"] = "many_to_one"
+    layers: list[LayerSpec] = Field(min_length=1)
+    dense: list[DenseSpec] = Field(default_factory=list)
+
+
+class OptimizerSpec(_Spec):
+    name: Literal["adam", "rmsprop", "sgd"] = "adam"
+    learning_rate: float = Field(default=0.001, gt=0.0)
+
+
+class EarlyStoppingSpec(_Spec):
+    enabled: bool = True
+    patience: int = Field(default=10, gt=0)
+    min_delta: float = Field(default=0.0, ge=0.0)
+
+
+class TrainingSpec(_Spec):
+    # stateless: independent windows, shuffled. (`stateful` is the seam for carried state.)
+    mode: Literal["stateless"] = "stateless"
+    batch_size: int = Field(default=32, gt=0)
+    epochs: int = Field(default=100, gt=0)
+    optimizer: OptimizerSpec = OptimizerSpec()
+    loss: Literal["mse", "mae", "huber"] = "mse"
+    early_stopping: EarlyStoppingSpec = EarlyStoppingSpec()
+    # Fraction of each series, at its end, held out for validation (chronological split).
+    validation: float = Field(default=0.1, ge=0.0, lt=0.9)
+    shuffle: bool = True
+    seed: int = 42
+
+
+class Config(_Spec):
+    data: DataSpec = DataSpec()
+    window: WindowSpec
+    model: ModelSpec
+    training: TrainingSpec = TrainingSpec()
+
+
+def format_loc(loc: tuple[Any, ...]) -> str:
+    """('model', 'layers', 1, 'units') -> 'model.layers[1].units'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at the parent of `loc`, found by walking the schema."""
+    model: Any = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        for candidate in getattr(ann, "__args__", ()) + (ann,):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+        else:
+            return []
+    return list(model.model_fields)
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+        return f"unknown key; {hint}"
+    if kind == "missing":
+        return "required key is missing"
+    received = err.get("input")
+    msg = err["msg"]
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        msg = msg.replace("Input should be", "must be")
+    return f"{msg}. Received: {received!r}"
+
+
+def config_from_dict(raw: Any, *, source: str = "config") -> Config:
+    """Validate a parsed YAML document into a Config, or raise ConfigError naming every bad key."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the config must be a YAML mapping with keys "
+                          "data, window, model, training")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{format_loc(tuple(e['loc']))}: {_describe(e)}" for e in exc.errors()]
+        raise ConfigError(f"{source}: " + "; ".join(lines)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a YAML config safely and validate it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    return config_from_dict(raw, source=str(path))

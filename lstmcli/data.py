@@ -1,0 +1,291 @@
+"""CSV -> Frame: one canonical, typed view of the series in a file.
+
+Two layouts are read:
+
+* wide: an optional time column plus numeric columns, one series;
+* long: a series-id column (`unique_id` by default), a time column (`ds`) and value
+  columns, several series stacked (the `unique_id, ds, y` convention).
+
+Everything downstream sees a `Frame`: per series, a time index and a float64 array of
+shape (rows, columns) whose columns are the features followed by any targets that are
+not features. Problems are raised as `DataError` naming the file, column and line.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lstmcli.config import DataSpec
+from lstmcli.errors import DataError
+
+TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime", "month", "period")
+SERIES_NAME = "unique_id"
+DEFAULT_SERIES_ID = "series_0"
+INDEX_TIME_NAME = "t"  # name of the step counter when the file has no time column
+
+
+@dataclass(frozen=True)
+class Series:
+    id: str
+    ds: pd.Index  # DatetimeIndex, or integer steps when the file has no timestamps
+    values: np.ndarray  # (rows, len(Frame.columns)) float64
+
+
+@dataclass(frozen=True)
+class Frame:
+    path: str
+    series: list[Series]
+    features: list[str]
+    targets: list[str]
+    time_col: str | None  # None: rows are steps 0, 1, 2, ...
+    series_col: str | None  # None: wide format, one series
+    freq: str | int | None  # pandas alias, an integer step, or None if irregular
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return self.features + [t for t in self.targets if t not in self.features]
+
+    @property
+    def feature_idx(self) -> list[int]:
+        return [self.columns.index(c) for c in self.features]
+
+    @property
+    def target_idx(self) -> list[int]:
+        return [self.columns.index(c) for c in self.targets]
+
+    @property
+    def is_long(self) -> bool:
+        return self.series_col is not None
+
+
+def _line(row: int) -> int:
+    """1-based line in the CSV file of a 0-based data row (the header is line 1)."""
+    return int(row) + 2
+
+
+def _sniff_delimiter(path: Path) -> str:
+    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
+        head = fh.readline()
+    try:
+        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV (comma, semicolon, tab or pipe separated; UTF-8 with or without BOM)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        df = pd.read_csv(path, sep=_sniff_delimiter(path), encoding="utf-8-sig",
+                         skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty; expected a header row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise DataError(f"{path}: cannot parse as CSV ({first})") from None
+    if df.empty:
+        raise DataError(f"{path}: the file has a header but no data rows")
+    df.columns = [str(c).strip() for c in df.columns]
+    dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dupes:
+        raise DataError(f"{path}: duplicate column name(s) {dupes}")
+    return df
+
+
+def _pick_time_col(df: pd.DataFrame, spec: DataSpec, path: Path) -> str | None:
+    if spec.time is not None:
+        if spec.time not in df.columns:
+            raise DataError(f"{path}: time column '{spec.time}' (data.time) not found; "
+                            f"columns are {list(df.columns)}")
+        return spec.time
+    by_lower = {c.lower(): c for c in df.columns}
+    for name in TIME_NAMES:
+        if name in by_lower:
+            return by_lower[name]
+    return None
+
+
+def _parse_time(col: pd.Series, name: str, path: Path) -> pd.Series:
+    if col.isna().any():
+        row = int(np.flatnonzero(col.isna().to_numpy())[0])
+        raise DataError(f"{path}: line {_line(row)}: empty timestamp in column '{name}'")
+    if pd.api.types.is_integer_dtype(col):
+        return col.astype("int64")  # plain step numbers (e.g. a year or an index)
+    parsed = pd.to_datetime(col.astype(str), errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}: line {_line(row)}: cannot parse timestamp {col.iloc[row]!r} "
+                        f"in column '{name}' (mixed or unknown date format?)")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    return parsed
+
+
+def _numeric_column(df: pd.DataFrame, name: str, path: Path) -> np.ndarray:
+    raw = df[name]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna().to_numpy() & raw.notna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}: line {_line(row)}: column '{name}' has a non-numeric value "
+                        f"{raw.iloc[row]!r}")
+    out = values.to_numpy(dtype="float64")
+    inf = np.isinf(out)
+    if inf.any():
+        row = int(np.flatnonzero(inf)[0])
+        raise DataError(f"{path}: line {_line(row)}: column '{name}' has an infinite value")
+    return out
+
+
+def _auto_features(df: pd.DataFrame, skip: set[str], notes: list[str]) -> list[str]:
+    """Numeric columns, plus columns that are mostly numeric (so a stray bad cell is reported
+    instead of the column vanishing silently)."""
+    out = []
+    for c in df.columns:
+        if c in skip:
+            continue
+        if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
+            out.append(c)
+            continue
+        parsed = pd.to_numeric(df[c], errors="coerce")
+        if parsed.notna().mean() >= 0.5:
+            out.append(c)  # _numeric_column will name the bad cell
+        else:
+            notes.append(f"column '{c}' is not numeric and is not used")
+    return out
+
+
+def _fill_missing(values: np.ndarray, policy: str) -> np.ndarray:
+    df = pd.DataFrame(values)
+    if policy == "interpolate":
+        df = df.interpolate(method="linear", limit_direction="both")
+    elif policy == "ffill":
+        df = df.ffill().bfill()
+    return df.to_numpy(dtype="float64")
+
+
+def _infer_freq(ds: pd.Index) -> str | int | None:
+    if len(ds) < 3:
+        return None
+    if not isinstance(ds, pd.DatetimeIndex):
+        steps = np.unique(np.diff(ds.to_numpy()))
+        return int(steps[0]) if len(steps) == 1 else None
+    return pd.infer_freq(ds)
+
+
+def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | None = None
+                ) -> Frame:
+    """Read a CSV into a Frame according to the `data:` section of the config.
+
+    `fallback_freq` (the frequency a model was trained on) is used when the file is too
+    short or irregular for the frequency to be inferred.
+    """
+    path = Path(path)
+    df = read_table(path)
+    notes: list[str] = []
+    time_col = _pick_time_col(df, spec, path)
+    series_col = spec.series
+    if series_col is not None and series_col not in df.columns:
+        raise DataError(f"{path}: series column '{series_col}' (data.series) not found; "
+                        f"columns are {list(df.columns)}")
+    if series_col is None and SERIES_NAME in df.columns:
+        series_col = SERIES_NAME
+    skip = {c for c in (time_col, series_col) if c}
+
+    features = list(spec.features) if spec.features else _auto_features(df, skip, notes)
+    if not features:
+        raise DataError(f"{path}: no numeric columns to use as features; "
+                        f"columns are {list(df.columns)}")
+    targets = list(spec.targets) if spec.targets else list(features)
+    columns = features + [t for t in targets if t not in features]
+    missing_cols = [c for c in columns if c not in df.columns]
+    if missing_cols:
+        raise DataError(f"{path}: column(s) {missing_cols} not found (needed as features/targets);"
+                        f" columns are {list(df.columns)}")
+    clash = [c for c in columns if c in skip]
+    if clash:
+        raise DataError(f"{path}: column(s) {clash} are the time/series column and cannot "
+                        "also be features or targets")
+
+    values = np.column_stack([_numeric_column(df, c, path) for c in columns])
+    ids = (df[series_col].astype(str).to_numpy() if series_col
+           else np.full(len(df), DEFAULT_SERIES_ID, dtype=object))
+    times = _parse_time(df[time_col], time_col, path) if time_col else None
+
+    series: list[Series] = []
+    freqs: dict[str, str | int | None] = {}
+    for sid in pd.unique(ids):
+        rows = np.flatnonzero(ids == sid)
+        label = f"series '{sid}'" if series_col else "the series"
+        if times is None:
+            ds = pd.Index(np.arange(len(rows), dtype="int64"))
+        else:
+            ds = pd.Index(times.iloc[rows])
+            if isinstance(ds, pd.DatetimeIndex) or pd.api.types.is_integer_dtype(ds):
+                dup = ds.duplicated()
+                if dup.any():
+                    k = int(np.flatnonzero(dup)[0])
+                    raise DataError(f"{path}: line {_line(rows[k])}: duplicate timestamp "
+                                    f"{ds[k]} in {label}")
+                if not ds.is_monotonic_increasing:
+                    order = np.argsort(ds.to_numpy(), kind="stable")
+                    rows, ds = rows[order], ds[order]
+                    notes.append(f"{label}: rows were not in time order; sorted by '{time_col}'")
+        vals = values[rows]
+        nan_rows = np.isnan(vals).any(axis=1)
+        if nan_rows.any():
+            first = int(np.flatnonzero(nan_rows)[0])
+            col = columns[int(np.flatnonzero(np.isnan(vals[first]))[0])]
+            count = int(np.isnan(vals).sum())
+            if spec.missing == "error":
+                raise DataError(f"{path}: line {_line(rows[first])}: missing value in column "
+                                f"'{col}' ({count} missing in {label}); set data.missing to "
+                                "interpolate, ffill or drop")
+            freqs[sid] = _infer_freq(ds)  # infer before dropping rows breaks the spacing
+            if spec.missing == "drop":
+                ds, vals = ds[~nan_rows], vals[~nan_rows]
+            else:
+                vals = _fill_missing(vals, spec.missing)
+                if np.isnan(vals).any():
+                    raise DataError(f"{path}: {label}: column '{col}' has no values at all")
+            notes.append(f"{label}: {count} missing value(s) handled by '{spec.missing}'")
+        else:
+            freqs[sid] = _infer_freq(ds)
+        series.append(Series(id=str(sid), ds=ds, values=np.ascontiguousarray(vals)))
+
+    freq: str | int | None = spec.freq
+    if freq is None:
+        found = {f for f in freqs.values() if f is not None}
+        if len(found) == 1:
+            freq = found.pop()
+        elif len(found) > 1:
+            raise DataError(f"{path}: series have different frequencies {sorted(map(str, found))};"
+                            " set data.freq")
+        elif time_col is None:
+            freq = 1
+        else:
+            freq = fallback_freq
+            if freq is None:
+                notes.append("could not infer the time frequency (irregular or too few "
+                             "timestamps); set data.freq to forecast future timestamps")
+    return Frame(path=str(path), series=series, features=features, targets=targets,
+                 time_col=time_col, series_col=series_col, freq=freq, notes=notes)
+
+
+def future_index(last: object, freq: str | int, steps: int) -> pd.Index:
+    """The `steps` timestamps after `last`, continuing `freq`."""
+    if isinstance(freq, int):
+        return pd.Index(int(last) + freq * np.arange(1, steps + 1, dtype="int64"))
+    try:
+        return pd.date_range(start=last, periods=steps + 1, freq=freq)[1:]
+    except ValueError as exc:
+        raise DataError(f"invalid frequency {freq!r} (data.freq): {exc}") from None

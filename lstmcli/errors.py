@@ -1,0 +1,28 @@
+"""The exceptions lstmcli raises for user mistakes, each with its exit code.
+
+`cli.py` is the only place where these become exit codes and one-line messages.
+Exit codes: 0 ok, 1 internal error, 2 usage (Typer's own), 3 config, 4 data,
+5 model or run directory.
+"""
+
+
+class LstmcliError(Exception):
+    """A mistake the user can fix; the message says what is wrong and how to fix it."""
+
+    exit_code = 1
+
+
+class ConfigError(LstmcliError):
+    exit_code = 3
+
+
+class DataError(LstmcliError):
+    exit_code = 4
+
+
+class ModelError(LstmcliError):
+    exit_code = 5
+
+
+class BundleError(ModelError):
+    """A run directory that is missing, incomplete, or from an incompatible version."""
