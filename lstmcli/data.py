@@ -14,6 +14,7 @@ not features. Problems are raised as `DataError` naming the file, column and lin
 from __future__ import annotations
 
 import csv
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,7 +180,10 @@ def _infer_freq(ds: pd.Index) -> str | int | None:
     if not isinstance(ds, pd.DatetimeIndex):
         steps = np.unique(np.diff(ds.to_numpy()))
         return int(steps[0]) if len(steps) == 1 else None
-    return pd.infer_freq(ds)
+    with warnings.catch_warnings():  # pandas 3 announces a return-type change; we take either
+        warnings.simplefilter("ignore")
+        freq = pd.infer_freq(ds)
+    return getattr(freq, "freqstr", freq)
 
 
 def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | None = None

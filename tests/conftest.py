@@ -1,0 +1,82 @@
+"""Shared fixtures: tiny seeded CSVs, tiny configs, and one trained run reused by many tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from lstmcli.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY = {
+    "window": {"look_back": 4},
+    "model": {"layers": [{"units": 4}]},
+    "training": {"epochs": 2, "batch_size": 8, "validation": 0.2, "seed": 1},
+}
+
+
+def write_yaml(path: Path, doc: dict) -> Path:
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def wide_csv(path: Path, n: int = 40, *, freq: str = "D", start: str = "2024-01-01",
+             columns=("y",)) -> Path:
+    rng = np.random.default_rng(0)
+    t = np.arange(n)
+    data = {"date": pd.date_range(start, periods=n, freq=freq).strftime("%Y-%m-%d %H:%M:%S")}
+    for k, c in enumerate(columns):
+        data[c] = np.round(10 + 3 * np.sin(t / 3 + k) + rng.normal(0, 0.1, n), 4)
+    pd.DataFrame(data).to_csv(path, index=False)
+    return path
+
+
+def long_csv(path: Path, lengths=(30, 25, 20)) -> Path:
+    rng = np.random.default_rng(1)
+    frames = []
+    for k, n in enumerate(lengths):
+        frames.append(pd.DataFrame({
+            "unique_id": f"s{k}", "ds": pd.date_range("2024-01-01", periods=n, freq="D"),
+            "y": np.round(5 * k + np.sin(np.arange(n) / 2) + rng.normal(0, 0.1, n), 4)}))
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+class Cli:
+    """Run the CLI in-process with stdout and stderr kept apart."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args, code: int = 0):
+        result = self.runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+        assert result.exit_code == code, (
+            f"exit {result.exit_code} != {code}\nstdout:\n{result.stdout}\n"
+            f"stderr:\n{result.stderr}")
+        return result
+
+    def json(self, *args):
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    return Cli()
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, cli):
+    """One tiny model trained on a daily univariate series, shared by predict/rollout tests."""
+    root = tmp_path_factory.mktemp("trained")
+    data = wide_csv(root / "daily.csv")
+    cfg = write_yaml(root / "tiny.yaml", TINY)
+    run = root / "run"
+    cli("train", data, "--config", cfg, "--out", run, "--quiet")
+    return {"data": data, "config": cfg, "run": run, "root": root}
