@@ -7,10 +7,22 @@ NO_COLOR is set, or with --quiet (which silences it altogether).
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 
 from rich.console import Console
+
+
+def _finite(value):
+    """NaN and infinities become null: strict JSON parsers reject them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 class Output:
@@ -38,7 +50,8 @@ class Output:
             self.err.print(renderable)
 
     def json(self, document: dict) -> None:
-        sys.stdout.write(json.dumps(document, default=str, indent=2) + "\n")
+        text = json.dumps(_finite(document), default=str, indent=2, allow_nan=False)
+        sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
     def data(self, text: str) -> None:
