@@ -26,7 +26,14 @@ from lstmcli.data import INDEX_TIME_NAME, Frame, future_index, read_series
 from lstmcli.errors import DataError, ModelError
 from lstmcli.files import write_atomic
 from lstmcli.scaling import Scaler
-from lstmcli.windows import input_windows, make_windows, window_starts
+from lstmcli.train import TrainData
+from lstmcli.windows import (
+    chunk_layout,
+    input_windows,
+    make_windows,
+    split_segments,
+    window_starts,
+)
 
 PREDICT_BATCH = 1024  # rows per predict call: large batches, few calls
 
@@ -97,43 +104,113 @@ def _training_rows(n_rows: int, config: Config) -> int:
     return n_rows - n_val
 
 
-def split_windows(frame: Frame, config: Config) -> tuple[Scaler, tuple, tuple | None, list[str]]:
-    """Fit the scaler on the training rows, then cut scaled training and validation windows.
-
-    Training windows lie entirely in the training rows; validation windows predict rows of
-    the tail (their inputs may reach back into the training rows, as at forecast time).
-    """
-    w, notes = config.window, []
-    used = []
+def _usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, list[str]]:
+    """(series, training rows) for each series long enough to train on; notes for the rest."""
+    w, used, notes = config.window, [], []
     for s in frame.series:
         n_train = _training_rows(len(s.values), config)
-        if n_train < w.look_back + w.horizon:
-            notes.append(f"series '{s.id}' skipped: {len(s.values)} rows, too short for "
-                         f"look_back {w.look_back} + horizon {w.horizon} + validation tail "
-                         f"{len(s.values) - n_train}")
+        if n_train < min_rows:
+            notes.append(f"series '{s.id}' skipped: {len(s.values)} rows, of which {n_train} "
+                         f"for training; at least {min_rows} needed")
             continue
         used.append((s, n_train))
     if not used:
         longest = max(len(s.values) for s in frame.series)
         raise DataError(f"{frame.path}: no series is long enough to train on: the longest has "
-                        f"{longest} rows; look_back {w.look_back} + horizon {w.horizon} plus a "
-                        f"validation tail of {config.training.validation:.0%} does not fit. "
-                        "Lower window.look_back or training.validation")
-    scaler = Scaler.fit(config.data.scaling, frame.columns,
-                        np.concatenate([s.values[:n] for s, n in used]))
+                        f"{longest} rows; {min_rows} training rows (look_back {w.look_back}, "
+                        f"horizon {w.horizon}) plus a validation tail of "
+                        f"{config.training.validation:.0%} do not fit. Lower window.look_back "
+                        "or training.validation")
+    return used, notes
+
+
+def _fit_scaler(frame: Frame, config: Config, used: list) -> Scaler:
+    """Fitted on the training rows only: the validation tail never leaks into the scaling."""
+    return Scaler.fit(config.data.scaling, frame.columns,
+                      np.concatenate([s.values[:n] for s, n in used]))
+
+
+def split_windows(frame: Frame, config: Config) -> tuple[Scaler, TrainData, list[str]]:
+    """Stateless: fit the scaler on the training rows, then cut scaled training and validation
+    windows.
+
+    Training windows lie entirely in the training rows; validation windows predict rows of
+    the tail (their inputs may reach back into the training rows, as at forecast time).
+    many_to_many models are trained on the next step at every step of the window.
+    """
+    w = config.window
+    per_step = config.model.topology == "many_to_many"
+    used, notes = _usable_series(frame, config, w.look_back + w.horizon)
+    scaler = _fit_scaler(frame, config, used)
     tx, ty, vx, vy = [], [], [], []
     for s, n_train in used:
-        X, y = make_windows(scaler.transform(s.values), look_back=w.look_back,
-                            horizon=w.horizon, stride=w.stride,
+        scaled = scaler.transform(s.values)
+        X, y = make_windows(scaled, look_back=w.look_back, horizon=w.horizon, stride=w.stride,
                             feature_idx=frame.feature_idx, target_idx=frame.target_idx)
+        if per_step:  # targets: the window shifted by one step
+            y = input_windows(scaled[1:, frame.target_idx], look_back=w.look_back,
+                              stride=w.stride)[:len(X)]
         starts = window_starts(len(s.values), look_back=w.look_back, horizon=w.horizon,
                                stride=w.stride)
         is_train = starts + w.look_back + w.horizon <= n_train
         is_val = starts + w.look_back >= n_train
         tx.append(X[is_train]), ty.append(y[is_train]), vx.append(X[is_val]), vy.append(y[is_val])
-    train = (np.concatenate(tx), np.concatenate(ty))
-    val = (np.concatenate(vx), np.concatenate(vy)) if config.training.validation > 0 else None
-    return scaler, train, val, notes
+    val = None
+    if config.training.validation > 0:
+        val = (np.concatenate(vx), np.concatenate(vy))
+    data = TrainData(x=np.concatenate(tx), y=np.concatenate(ty), val=val,
+                     batch_size=config.training.batch_size, shuffle=config.training.shuffle)
+    return scaler, data, notes
+
+
+def stateful_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, list[str]]:
+    """Stateful: series (or segments of one long series) are the rows of a fixed-size batch,
+    cut into consecutive chunks; never shuffled; state reset at each row group's start."""
+    from lstmcli.stateful import training_callbacks
+
+    B, C = config.training.batch_size, config.chunk_length
+    used, notes = _usable_series(frame, config, C + 1)
+    scaler = _fit_scaler(frame, config, used)
+    scaled = [scaler.transform(s.values) for s, _ in used]
+    train_rows = [v[:n] for v, (_, n) in zip(scaled, used, strict=True)]
+    if len(train_rows) == 1 and B > 1:
+        segments, trimmed = split_segments(train_rows[0], B)
+        if len(segments[0]) < C + 1:
+            raise DataError(f"{frame.path}: {len(train_rows[0])} training rows split into "
+                            f"training.batch_size {B} segments leaves {len(segments[0])} rows "
+                            f"per segment, less than chunk_length {C} + 1; lower "
+                            "training.batch_size or training.chunk_length")
+        train_rows = segments
+        notes.append(f"one series split into {B} contiguous segments of {len(segments[0])} "
+                     f"rows, one per batch row" + (f"; the oldest {trimmed} row(s) trimmed"
+                                                   if trimmed else ""))
+    layout = chunk_layout(train_rows, batch_size=B, chunk_length=C,
+                          feature_idx=frame.feature_idx, target_idx=frame.target_idx)
+    padding_rows = layout.groups * B - layout.rows
+    if padding_rows:
+        notes.append(f"{layout.rows} rows in batches of {B}: {padding_rows} padding row(s) in "
+                     "the last batch, masked and excluded from the loss" +
+                     (f"; training.batch_size: {layout.rows} would avoid them"
+                      if layout.rows < B else ""))
+    if layout.rows == 1 and layout.chunks >= 64:
+        notes.append(f"one batch row: each epoch runs {layout.chunks} chunks one after another; "
+                     "training.batch_size: 16 would split the series into 16 segments and "
+                     "take about 16x fewer steps per epoch")
+    x, y, weight = layout.X, layout.Y, layout.weight
+    if config.model.topology == "many_to_one":  # the target after each chunk only
+        y, weight = y[:, -1:, :], weight[:, -1:]
+    val_rows = None
+    if config.training.validation > 0:
+        val_rows = scaled
+    callbacks = training_callbacks(chunks=layout.chunks, config=config, val_rows=val_rows,
+                                   train_steps=[n for _, n in used],
+                                   feature_idx=frame.feature_idx, target_idx=frame.target_idx)
+    data = TrainData(x=x, y=y, sample_weight=weight, batch_size=B, shuffle=False,
+                     callbacks=callbacks, validates_itself=val_rows is not None)
+    notes.append(f"stateful layout: {layout.rows} row(s) x {layout.chunks} chunks of {C} "
+                 f"steps, {layout.groups} row group(s) of {B}; state reset every "
+                 f"{layout.chunks} batches")
+    return scaler, data, notes
 
 
 def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int | None = None,
@@ -155,19 +232,21 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
     t0 = time.perf_counter()
     frame = read_series(data_path, config.data)
     config = _resolved(config, frame)
-    scaler, train_xy, val_xy, notes = split_windows(frame, config)
-
+    stateful = config.training.mode == "stateful"
     seed_everything(config.training.seed)
+    scaler, data, notes = (stateful_layout if stateful else split_windows)(frame, config)
+
     w = config.window
     model = build_model(config.model, look_back=w.look_back, n_features=len(frame.features),
-                        horizon=w.horizon, n_targets=len(frame.targets))
-    result = fit(model, train_xy, val_xy, config.training, on_epoch=on_epoch)
+                        horizon=w.horizon, n_targets=len(frame.targets), stateful=stateful,
+                        batch_size=config.training.batch_size)
+    result = fit(model, data, config.training, on_epoch=on_epoch)
 
-    training = {"epochs_run": len(result.history), "best_epoch": result.best_epoch,
-                "monitor": result.monitor, "best_loss": result.best_loss,
-                "stopped_early": result.stopped_early, "seconds": result.seconds,
-                "train_samples": int(len(train_xy[0])),
-                "val_samples": int(len(val_xy[0])) if val_xy is not None else 0,
+    training = {"mode": config.training.mode, "epochs_run": len(result.history),
+                "best_epoch": result.best_epoch, "monitor": result.monitor,
+                "best_loss": result.best_loss, "stopped_early": result.stopped_early,
+                "seconds": result.seconds, "train_samples": int(len(data.x)),
+                "val_samples": int(len(data.val[0])) if data.val is not None else 0,
                 "params": int(model.count_params())}
     meta = {
         "versions": versions(),
@@ -183,7 +262,7 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
     save_bundle(out, model=model, meta=meta, history=result.history, force=force)
     return {"command": "train", "run_dir": str(out), "data": str(data_path),
             "series": len(frame.series), "features": frame.features, "targets": frame.targets,
-            "x_shape": list(train_xy[0].shape), "y_shape": list(train_xy[1].shape),
+            "x_shape": list(data.x.shape), "y_shape": list(data.y.shape),
             "training": training, "notes": frame.notes + notes,
             "seconds": round(time.perf_counter() - t0, 3)}
 
@@ -236,52 +315,102 @@ def _future(frame: Frame, s, steps: int) -> pd.Index:
     return future_index(s.ds[-1], frame.freq, steps)
 
 
+def _stateful_steps(bundle, frame: Frame) -> tuple[np.ndarray, list, list[str]]:
+    """Run each series' whole history through a twin of the stateful model with one batch row
+    per series. Returns per-step outputs (series, longest, targets), the series used, notes."""
+    from lstmcli.stateful import inference_twin, run_history
+
+    used = list(frame.series)
+    twin = inference_twin(bundle.config, n_rows=len(used), n_features=len(frame.features),
+                          n_targets=len(frame.targets), weights=bundle.model.get_weights())
+    rows = [bundle.scaler.transform(s.values)[:, frame.feature_idx] for s in used]
+    return run_history(twin, rows), used, []
+
+
+def _per_step_model(bundle) -> bool:
+    return bundle.config.model.topology == "many_to_many"
+
+
+def _rows(frame: Frame, s, stamps, preds: np.ndarray, *, actual: np.ndarray | None = None,
+          steps: bool = False) -> list[dict]:
+    """Output rows for one series: [id,] time, [step,] targets, [targets_actual]."""
+    out = []
+    for h, p in enumerate(preds):
+        row = {frame.series_col: s.id} if frame.is_long else {}
+        row[_time_name(frame)] = stamps[h]
+        if steps:
+            row["step"] = h + 1
+        row.update(zip(frame.targets, p.tolist(), strict=True))
+        if actual is not None:
+            row.update({f"{t}_actual": float(v)
+                        for t, v in zip(frame.targets, actual[h], strict=True)})
+        out.append(row)
+    return out
+
+
 def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
             ) -> tuple[pd.DataFrame, dict]:
     """Predict the targets from every look_back window of a CSV (with the actual values), or,
-    with `last`, the `horizon` steps after the end of each series."""
+    with `last`, the `horizon` steps after the end of each series.
+
+    Stateful models instead run each series' whole history with its state carried, and
+    predict every step after the first (with `last`: the step after the end).
+    """
     t0 = time.perf_counter()
     bundle, frame = _load(run_dir, data_path)
     w = bundle.config.window
-    X, where, notes = _model_inputs(frame, bundle.scaler, w.look_back, last=last)
-    if not last:  # keep the windows whose predicted rows are all in the file
-        keep = [i for i, (s, k) in enumerate(where) if k + w.look_back + w.horizon <= len(s.ds)]
-        if not keep:
-            raise DataError(f"{frame.path}: no window has known targets: every series needs more "
-                            f"than look_back + horizon - 1 = {w.look_back + w.horizon - 1} rows;"
-                            " use --last to forecast past the end")
-        X, where = X[keep], [where[i] for i in keep]
-    pred = bundle.model.predict(X, batch_size=PREDICT_BATCH, verbose=0)  # (n, horizon, targets)
-    pred = bundle.scaler.inverse(pred, frame.target_idx)
-
-    records = []
-    for (s, k), p in zip(where, pred, strict=True):
-        first = k + w.look_back
-        if last:
-            stamps = _future(frame, s, w.horizon)
-        else:
-            stamps = s.ds[first:first + w.horizon]
-        for h in range(w.horizon):
-            row = {frame.series_col: s.id} if frame.is_long else {}
-            row[_time_name(frame)] = stamps[h]
-            if w.horizon > 1:
-                row["step"] = h + 1
-            row.update(zip(frame.targets, p[h].tolist(), strict=True))
-            if not last:
-                actual = s.values[first + h, frame.target_idx]
-                row.update({f"{t}_actual": float(v) for t, v in zip(frame.targets, actual,
-                                                                   strict=True)})
-            records.append(row)
+    records: list[dict] = []
+    if bundle.config.training.mode == "stateful":
+        out, used, notes = _stateful_steps(bundle, frame)
+        longest = out.shape[1]
+        for i, s in enumerate(used):
+            steps = bundle.scaler.inverse(out[i, longest - len(s.values):], frame.target_idx)
+            if last:
+                records += _rows(frame, s, _future(frame, s, 1), steps[-1:])
+            else:  # output t predicts row t + 1
+                records += _rows(frame, s, s.ds[1:], steps[:-1],
+                                 actual=s.values[1:, frame.target_idx])
+        n_windows = len(used) if last else sum(len(s.values) - 1 for s in used)
+        x_shape = [len(used), longest, len(frame.features)]
+    else:
+        X, where, notes = _model_inputs(frame, bundle.scaler, w.look_back, last=last)
+        if not last:  # keep the windows whose predicted rows are all in the file
+            keep = [i for i, (s, k) in enumerate(where)
+                    if k + w.look_back + w.horizon <= len(s.ds)]
+            if not keep:
+                raise DataError(f"{frame.path}: no window has known targets: every series needs "
+                                f"more than look_back + horizon - 1 = "
+                                f"{w.look_back + w.horizon - 1} rows; use --last to forecast "
+                                "past the end")
+            X, where = X[keep], [where[i] for i in keep]
+        pred = bundle.model.predict(X, batch_size=PREDICT_BATCH, verbose=0)
+        if _per_step_model(bundle):
+            pred = pred[:, -1:, :]  # the prediction after the window's last step
+        pred = bundle.scaler.inverse(pred, frame.target_idx)  # (windows, horizon, targets)
+        for (s, k), p in zip(where, pred, strict=True):
+            first = k + w.look_back
+            if last:
+                records += _rows(frame, s, _future(frame, s, w.horizon), p, steps=w.horizon > 1)
+            else:
+                records += _rows(frame, s, s.ds[first:first + w.horizon], p,
+                                 actual=s.values[first:first + w.horizon, frame.target_idx],
+                                 steps=w.horizon > 1)
+        n_windows, x_shape = len(X), list(X.shape)
     table = pd.DataFrame.from_records(records)
     return table, {"command": "predict", "run_dir": str(run_dir), "data": str(data_path),
-                   "last": last, "windows": int(len(X)), "rows": int(len(table)),
-                   "x_shape": list(X.shape), "notes": frame.notes + notes,
+                   "mode": bundle.config.training.mode, "last": last, "windows": int(n_windows),
+                   "rows": int(len(table)), "x_shape": x_shape, "notes": frame.notes + notes,
                    "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
             ) -> tuple[pd.DataFrame, dict]:
-    """Forecast `horizon` steps past the end of each series, feeding predictions back in."""
+    """Forecast `horizon` steps past the end of each series, feeding predictions back in.
+
+    Stateless models slide their look_back window over the predictions. Stateful models
+    warm their state up on each series' whole history, then continue one step at a time
+    without a reset.
+    """
     t0 = time.perf_counter()
     if horizon < 1:
         raise DataError(f"--horizon must be >= 1. Received: {horizon}")
@@ -292,26 +421,32 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
                          f"{frame.features} and targets {frame.targets}. Retrain with "
                          "data.targets equal to data.features, or use `predict --last`")
     w = bundle.config.window
-    X, where, notes = _model_inputs(frame, bundle.scaler, w.look_back, last=True)
     order = [frame.targets.index(f) for f in frame.features]  # target order -> feature order
-    steps = []
-    for _ in range(math.ceil(horizon / w.horizon)):
-        y = np.asarray(bundle.model.predict_on_batch(X))  # (series, model horizon, targets)
-        steps.append(y)
-        X = np.concatenate([X, y[..., order]], axis=1)[:, -w.look_back:]
-    pred = np.concatenate(steps, axis=1)[:, :horizon]
+    if bundle.config.training.mode == "stateful":
+        from lstmcli.stateful import inference_twin, warm_up_rollout
+
+        used, notes = list(frame.series), []
+        twin = inference_twin(bundle.config, n_rows=len(used), n_features=len(frame.features),
+                              n_targets=len(frame.targets), weights=bundle.model.get_weights())
+        rows = [bundle.scaler.transform(s.values)[:, frame.feature_idx] for s in used]
+        pred = warm_up_rollout(twin, rows, horizon=horizon, feedback=order)
+    else:
+        X, where, notes = _model_inputs(frame, bundle.scaler, w.look_back, last=True)
+        used = [s for s, _ in where]
+        steps, per_call = [], 1 if _per_step_model(bundle) else w.horizon
+        for _ in range(math.ceil(horizon / per_call)):
+            y = np.asarray(bundle.model.predict_on_batch(X))  # (series, horizon|time, targets)
+            y = y[:, -1:, :] if _per_step_model(bundle) else y
+            steps.append(y)
+            X = np.concatenate([X, y[..., order]], axis=1)[:, -w.look_back:]
+        pred = np.concatenate(steps, axis=1)[:, :horizon]
     pred = bundle.scaler.inverse(pred, frame.target_idx)
 
-    records = []
-    for (s, _), p in zip(where, pred, strict=True):
-        stamps = _future(frame, s, horizon)
-        for h in range(horizon):
-            row = {frame.series_col: s.id} if frame.is_long else {}
-            row[_time_name(frame)] = stamps[h]
-            row.update(zip(frame.targets, p[h].tolist(), strict=True))
-            records.append(row)
+    records: list[dict] = []
+    for s, p in zip(used, pred, strict=True):
+        records += _rows(frame, s, _future(frame, s, horizon), p)
     table = pd.DataFrame.from_records(records)
     return table, {"command": "rollout", "run_dir": str(run_dir), "data": str(data_path),
-                   "horizon": horizon, "series": len(where), "rows": int(len(table)),
-                   "freq": frame.freq, "notes": frame.notes + notes,
-                   "seconds": round(time.perf_counter() - t0, 3)}
+                   "mode": bundle.config.training.mode, "horizon": horizon,
+                   "series": len(used), "rows": int(len(table)), "freq": frame.freq,
+                   "notes": frame.notes + notes, "seconds": round(time.perf_counter() - t0, 3)}

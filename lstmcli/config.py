@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lstmcli.errors import ConfigError
 
@@ -72,9 +72,11 @@ class DenseSpec(_Spec):
 
 
 class ModelSpec(_Spec):
-    # many_to_one: stacked recurrent layers, the last returns its final output only,
-    # then a Dense head of horizon x targets values. (Other topologies build on this key.)
-    topology: Literal["many_to_one"] = "many_to_one"
+    # many_to_one: stacked recurrent layers, the last returns its final output only, then a
+    # Dense head of horizon x targets values.
+    # many_to_many: every layer returns sequences and the head predicts the next step at
+    # every time step (the natural shape for stateful training and state warm-up).
+    topology: Literal["many_to_one", "many_to_many"] = "many_to_one"
     layers: list[LayerSpec] = Field(min_length=1)
     dense: list[DenseSpec] = Field(default_factory=list)
 
@@ -91,9 +93,14 @@ class EarlyStoppingSpec(_Spec):
 
 
 class TrainingSpec(_Spec):
-    # stateless: independent windows, shuffled. (`stateful` is the seam for carried state.)
-    mode: Literal["stateless"] = "stateless"
+    # stateless: independent windows, shuffled, state starts from zero in every window.
+    # stateful: series are rows of a fixed-size batch, cut into consecutive chunks; the state
+    # carries from chunk to chunk (see docs/stateful.md).
+    mode: Literal["stateless", "stateful"] = "stateless"
+    # stateless: windows per gradient step. stateful: rows (series or segments) per batch.
     batch_size: int = Field(default=32, gt=0)
+    # stateful only: time steps per chunk (truncated backpropagation). None: window.look_back.
+    chunk_length: int | None = Field(default=None, gt=0)
     epochs: int = Field(default=100, gt=0)
     optimizer: OptimizerSpec = OptimizerSpec()
     loss: Literal["mse", "mae", "huber"] = "mse"
@@ -109,6 +116,29 @@ class Config(_Spec):
     window: WindowSpec
     model: ModelSpec
     training: TrainingSpec = TrainingSpec()
+
+    @model_validator(mode="after")
+    def _combinations(self) -> Config:
+        """Combinations that cannot work fail here, with the reason and the fix."""
+        one_step = {"many_to_many": "model.topology: many_to_many predicts the next step at "
+                                    "every time step",
+                    "stateful": "training.mode: stateful predicts one step at a time"}
+        reason = None
+        if self.model.topology == "many_to_many":
+            reason = one_step["many_to_many"]
+        elif self.training.mode == "stateful":
+            reason = one_step["stateful"]
+        if reason and self.window.horizon != 1:
+            raise ValueError(f"window.horizon: {reason}; longer forecasts come from `lstmcli "
+                             f"rollout`. Set window.horizon: 1. Received: {self.window.horizon}")
+        if self.training.mode == "stateless" and self.training.chunk_length is not None:
+            raise ValueError("training.chunk_length: only used with training.mode: stateful; "
+                             "remove it or set the mode")
+        return self
+
+    @property
+    def chunk_length(self) -> int:
+        return self.training.chunk_length or self.window.look_back
 
 
 def format_loc(loc: tuple[Any, ...]) -> str:
@@ -151,6 +181,8 @@ def _describe(err: dict[str, Any]) -> str:
         return f"unknown key; {hint}"
     if kind == "missing":
         return "required key is missing"
+    if kind == "value_error" and not loc:
+        return str(err.get("ctx", {}).get("error", err["msg"]))
     received = err.get("input")
     msg = err["msg"]
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
@@ -166,7 +198,8 @@ def config_from_dict(raw: Any, *, source: str = "config") -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{format_loc(tuple(e['loc']))}: {_describe(e)}" for e in exc.errors()]
+        lines = [_describe(e) if e["type"] == "value_error" and not e["loc"]
+                 else f"{format_loc(tuple(e['loc']))}: {_describe(e)}" for e in exc.errors()]
         raise ConfigError(f"{source}: " + "; ".join(lines)) from None
 
 

@@ -4,30 +4,55 @@ from __future__ import annotations
 
 from lstmcli.backend import import_keras
 from lstmcli.config import ModelSpec
+from lstmcli.windows import PAD
 
 _CELLS = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
 
 
 def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: int,
-                n_targets: int):
-    """many_to_one: (batch, look_back, features) -> (batch, horizon, targets).
+                n_targets: int, stateful: bool = False, batch_size: int | None = None,
+                per_step: bool = False):
+    """Build the topology in `spec`.
 
-    Every recurrent layer that feeds another recurrent layer returns its whole sequence;
-    the last returns only its final output. A Dense head emits horizon x targets values,
-    reshaped to (horizon, targets).
+    many_to_one: (batch, look_back, features) -> (batch, horizon, targets). Every recurrent
+    layer that feeds another returns its whole sequence; the last returns only its final
+    output; a Dense head emits horizon x targets values, reshaped to (horizon, targets).
+
+    many_to_many: (batch, time, features) -> (batch, time, targets). Every layer returns
+    sequences and the head (a Dense applied at each step, i.e. TimeDistributed(Dense))
+    predicts the next step from every step. The time axis is free.
+
+    stateful=True: a fixed `batch_size` (Keras needs it for the state variables), a free time
+    axis and a Masking layer in front, so padding steps (value PAD) leave the state as it is.
+    per_step=True builds the many_to_many form of a many_to_one model with the same weights
+    (horizon must be 1): used to read a stateful model's prediction at every step.
     """
     keras = import_keras()
     layers = keras.layers
-    inputs = keras.Input(shape=(look_back, n_features), name="window")
-    x = inputs
+    sequences_out = per_step or spec.topology == "many_to_many"
+    time_steps = None if (stateful or sequences_out) else look_back
+    inputs = keras.Input(batch_shape=(batch_size if stateful else None, time_steps, n_features),
+                         name="window")
+    x = layers.Masking(mask_value=PAD, name="padding")(inputs) if stateful else inputs
     last = len(spec.layers) - 1
     for i, layer in enumerate(spec.layers):
         cell = getattr(layers, _CELLS[layer.type])
         x = cell(layer.units, activation=layer.activation, dropout=layer.dropout,
-                 recurrent_dropout=layer.recurrent_dropout, return_sequences=i < last,
+                 recurrent_dropout=layer.recurrent_dropout,
+                 return_sequences=sequences_out or i < last, stateful=stateful,
                  name=f"{layer.type}_{i}")(x)
     for j, dense in enumerate(spec.dense):
         x = layers.Dense(dense.units, activation=dense.activation, name=f"dense_{j}")(x)
-    x = layers.Dense(horizon * n_targets, name="head")(x)
-    outputs = layers.Reshape((horizon, n_targets), name="forecast")(x)
+    if sequences_out:
+        outputs = layers.Dense(n_targets, name="head")(x)  # applied at every time step
+    else:
+        x = layers.Dense(horizon * n_targets, name="head")(x)
+        outputs = layers.Reshape((horizon, n_targets), name="forecast")(x)
     return keras.Model(inputs, outputs, name=spec.topology)
+
+
+def reset_states(model) -> None:
+    """Zero the state of every stateful layer (Keras 3 has no model.reset_states())."""
+    for layer in model.layers:
+        if getattr(layer, "stateful", False):
+            layer.reset_state()

@@ -1,15 +1,15 @@
-"""Fit a built model on windows: seeding, compile, early stopping, per-epoch progress.
+"""Fit a built model: seeding, compile, early stopping, per-epoch progress.
 
-`fit` is the seam between training modes: `training.mode` selects how batches are laid
-out and when recurrent state is reset. Stateless training treats every window as an
-independent sample and shuffles them.
+`TrainData` carries what differs between training modes: stateless windows are shuffled
+and validated by Keras; stateful chunks come in a fixed order with per-step weights, and
+bring their own callbacks (state resets, validation on a separate state).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +19,17 @@ from lstmcli.config import TrainingSpec
 # on_epoch(epoch (1-based), epochs, logs, seconds)
 EpochCallback = Callable[[int, int, dict, float], None]
 
-_LOSSES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "huber": "huber"}
+
+@dataclass
+class TrainData:
+    x: np.ndarray
+    y: np.ndarray
+    batch_size: int
+    shuffle: bool
+    sample_weight: np.ndarray | None = None  # 0 marks padding (stateful layouts)
+    val: tuple[np.ndarray, np.ndarray] | None = None  # validated by Keras
+    callbacks: list = field(default_factory=list)  # run before progress and early stopping
+    validates_itself: bool = False  # one of `callbacks` writes logs["val_loss"]
 
 
 @dataclass
@@ -48,13 +58,22 @@ def _optimizer(spec: TrainingSpec):
     return cls(learning_rate=spec.optimizer.learning_rate)
 
 
-def fit(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray] | None,
-        spec: TrainingSpec, *, epochs: int | None = None,
+def _loss(spec: TrainingSpec):
+    """Padding steps carry weight 0; averaging over the weights (not over every step)
+    keeps the reported loss in the same units with or without padding."""
+    keras = import_keras()
+    cls = {"mse": keras.losses.MeanSquaredError, "mae": keras.losses.MeanAbsoluteError,
+           "huber": keras.losses.Huber}[spec.loss]
+    return cls(reduction="mean_with_sample_weight")
+
+
+def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None,
         on_epoch: EpochCallback | None = None) -> TrainResult:
     """Train `model` in place; afterwards it holds the best epoch's weights."""
     keras = import_keras()
     epochs = epochs or spec.epochs
-    monitor = "val_loss" if val is not None and len(val[0]) else "loss"
+    has_val = data.validates_itself or (data.val is not None and len(data.val[0]) > 0)
+    monitor = "val_loss" if has_val else "loss"
 
     class _Progress(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -68,7 +87,7 @@ def fit(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.n
                 on_epoch(epoch + 1, epochs, row, row["seconds"])
 
     rows: list[dict] = []
-    callbacks = [_Progress()]
+    callbacks = [*data.callbacks, _Progress()]
     stopper = None
     if spec.early_stopping.enabled:
         stopper = keras.callbacks.EarlyStopping(
@@ -76,14 +95,14 @@ def fit(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.n
             min_delta=spec.early_stopping.min_delta, restore_best_weights=True)
         callbacks.append(stopper)
 
-    model.compile(optimizer=_optimizer(spec), loss=_LOSSES[spec.loss])
-    x, y = (np.asarray(a, dtype="float32") for a in train)
-    val_data = None
-    if monitor == "val_loss":
-        val_data = tuple(np.asarray(a, dtype="float32") for a in val)
+    model.compile(optimizer=_optimizer(spec), loss=_loss(spec))
+    val = None
+    if data.val is not None and not data.validates_itself and len(data.val[0]):
+        val = tuple(np.asarray(a, dtype="float32") for a in data.val)
     t0 = time.perf_counter()
-    model.fit(x, y, batch_size=spec.batch_size, epochs=epochs, validation_data=val_data,
-              shuffle=spec.shuffle, callbacks=callbacks, verbose=0)
+    model.fit(np.asarray(data.x, dtype="float32"), np.asarray(data.y, dtype="float32"),
+              sample_weight=data.sample_weight, batch_size=data.batch_size, epochs=epochs,
+              validation_data=val, shuffle=data.shuffle, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - t0
 
     losses = [r[monitor] for r in rows]

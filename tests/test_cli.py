@@ -139,14 +139,14 @@ def test_saved_run_predicts_what_the_trained_model_predicted(tmp_path, trained):
 
     cfg = load_config(trained["config"])
     frame = read_series(trained["data"], cfg.data)
-    scaler, train, val, _ = split_windows(frame, cfg)
+    scaler, data, _ = split_windows(frame, cfg)
     seed_everything(0)
     model = build_model(cfg.model, look_back=4, n_features=1, horizon=1, n_targets=1)
-    fit(model, train, val, cfg.training, epochs=1)
-    before = model.predict(val[0], verbose=0)
+    fit(model, data, cfg.training, epochs=1)
+    before = model.predict(data.val[0], verbose=0)
     meta = {"config": cfg.model_dump(mode="json"), "scaler": scaler.to_dict()}
     save_bundle(tmp_path / "run", model=model, meta=meta, history=[], force=False)
-    after = load_bundle(tmp_path / "run").model.predict(val[0], verbose=0)
+    after = load_bundle(tmp_path / "run").model.predict(data.val[0], verbose=0)
     np.testing.assert_array_equal(before, after)
 
 

@@ -1,0 +1,122 @@
+"""Stateful models: resets at sequence boundaries, validation on its own state, inference
+with another batch size, and state warm-up followed by rollout.
+
+A stateful layer keeps one state row per batch row, so its batch size is fixed. Inside
+`fit`/`predict`, Keras 3 does not check it: a short batch is silently broadcast against
+the state and yields the wrong number of rows. Everything here therefore feeds a stateful
+model exactly its batch size, and `check_rows` refuses anything else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lstmcli.backend import import_keras
+from lstmcli.config import Config
+from lstmcli.errors import ModelError
+from lstmcli.topology import build_model, reset_states
+from lstmcli.windows import left_pad
+
+STEP_BLOCK = 1024  # time steps per call when running a long history through a model
+
+
+def check_rows(model, x: np.ndarray) -> None:
+    expected = model.inputs[0].shape[0]
+    if expected is not None and x.shape[0] != expected:
+        raise ModelError(f"internal: a stateful model with batch size {expected} was about to "
+                         f"be fed {x.shape[0]} rows")
+
+
+def inference_twin(config: Config, *, n_rows: int, n_features: int, n_targets: int, weights):
+    """The trained network rebuilt for `n_rows` rows (one per series), reading a prediction
+    at every step; same weights, its own state."""
+    twin = build_model(config.model, look_back=config.window.look_back, n_features=n_features,
+                       horizon=1, n_targets=n_targets, stateful=True, batch_size=n_rows,
+                       per_step=True)
+    twin.set_weights(weights)
+    return twin
+
+
+def run_history(twin, rows: list[np.ndarray]) -> np.ndarray:
+    """Reset, then run each row (steps, features) through `twin`, all rows side by side.
+
+    Rows are right-aligned and padded in front (masked, so the state stays zero until a
+    row's data starts). Returns the per-step outputs, (rows, longest, targets): output t
+    of a row is its prediction for step t + 1.
+    """
+    x = left_pad(rows)
+    check_rows(twin, x)
+    reset_states(twin)
+    outs = [np.asarray(twin.predict_on_batch(x[:, s:s + STEP_BLOCK]))
+            for s in range(0, x.shape[1], STEP_BLOCK)]
+    return np.concatenate(outs, axis=1)
+
+
+def warm_up_rollout(twin, rows: list[np.ndarray], *, horizon: int,
+                    feedback: list[int]) -> np.ndarray:
+    """Condition the state on each row's whole history, then continue one step at a time,
+    feeding each prediction back (targets reordered by `feedback` into feature order),
+    with no reset in between. Returns (rows, horizon, targets)."""
+    y = run_history(twin, rows)[:, -1:, :]  # the first step after the history
+    steps = [y]
+    for _ in range(horizon - 1):
+        x = y[..., feedback].astype("float32")
+        check_rows(twin, x)
+        y = np.asarray(twin.predict_on_batch(x))
+        steps.append(y)
+    return np.concatenate(steps, axis=1)
+
+
+def _loss(kind: str, pred: np.ndarray, true: np.ndarray) -> float:
+    err = pred - true
+    if kind == "mae":
+        return float(np.abs(err).mean())
+    if kind == "huber":  # delta 1, as keras.losses.Huber
+        a = np.abs(err)
+        return float(np.where(a <= 1.0, 0.5 * err**2, a - 0.5).mean())
+    return float((err**2).mean())
+
+
+def training_callbacks(*, chunks: int, config: Config, val_rows: list[np.ndarray] | None,
+                       train_steps: list[int], feature_idx: list[int], target_idx: list[int]):
+    """Callbacks for stateful `fit`: reset every `chunks` batches (the start of each row
+    group, so also at each epoch start) and nowhere else; and, with `val_rows` (the full
+    scaled series), a validation pass on a separate twin with its own state."""
+    keras = import_keras()
+
+    class ResetAtSequenceStart(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch % chunks == 0:
+                reset_states(self.model)
+
+    class StatefulValidation(keras.callbacks.Callback):
+        """val_loss: warm up on each series' training part, score its validation tail."""
+
+        def __init__(self):
+            super().__init__()
+            self.twin = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.twin is None:
+                self.twin = inference_twin(config, n_rows=len(val_rows),
+                                           n_features=len(feature_idx),
+                                           n_targets=len(target_idx),
+                                           weights=self.model.get_weights())
+            else:
+                self.twin.set_weights(self.model.get_weights())
+            out = run_history(self.twin, [r[:, feature_idx] for r in val_rows])
+            longest = out.shape[1]
+            preds, truth = [], []
+            for i, (row, n_train) in enumerate(zip(val_rows, train_steps, strict=True)):
+                offset = longest - len(row)
+                # prediction for step t is output t - 1
+                preds.append(out[i, offset + n_train - 1:offset + len(row) - 1])
+                truth.append(row[n_train:, target_idx])
+            if logs is not None:
+                logs["val_loss"] = _loss(config.training.loss, np.concatenate(preds),
+                                         np.concatenate(truth))
+
+    callbacks = [ResetAtSequenceStart()]
+    if val_rows:
+        callbacks.append(StatefulValidation())
+    return callbacks
