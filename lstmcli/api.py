@@ -35,9 +35,6 @@ from lstmcli.windows import (
     window_starts,
 )
 
-PREDICT_BATCH = 1024  # rows per predict call: large batches, few calls
-
-
 # ---------------------------------------------------------------------------- window
 
 
@@ -290,22 +287,38 @@ def _time_name(frame: Frame) -> str:
     return frame.time_col or INDEX_TIME_NAME
 
 
-def _model_inputs(frame: Frame, scaler: Scaler, look_back: int, *, last: bool):
-    """Scaled input windows of every series long enough, with (series, start) per window."""
-    xs, where, notes = [], [], []
+def _scaled_inputs(frame: Frame, scaler: Scaler, look_back: int) -> tuple[list, list[str]]:
+    """(series, scaled feature rows as float32) for every series with at least look_back rows."""
+    used, notes = [], []
     for s in frame.series:
         if len(s.values) < look_back:
             notes.append(f"series '{s.id}' skipped: {len(s.values)} rows < look_back {look_back}")
             continue
-        X = input_windows(scaler.transform(s.values)[:, frame.feature_idx], look_back=look_back)
-        starts = np.arange(len(X))
-        if last:
-            X, starts = X[-1:], starts[-1:]
-        xs.append(X)
-        where += [(s, int(k)) for k in starts]
-    if not xs:
+        used.append((s, scaler.transform(s.values)[:, frame.feature_idx].astype("float32")))
+    if not used:
         raise DataError(f"{frame.path}: every series is shorter than look_back {look_back}")
-    return np.concatenate(xs).astype("float32"), where, notes
+    return used, notes
+
+
+def _last_windows(used: list, look_back: int) -> np.ndarray:
+    """(series, look_back, features): the final window of each series."""
+    return np.stack([rows[-look_back:] for _, rows in used])
+
+
+def _batched(views: list[np.ndarray], size: int):
+    """Yield batches of about `size` windows from per-series window views, copying only
+    one batch at a time."""
+    pending, count = [], 0
+    for v in views:
+        for start in range(0, len(v), size):
+            part = v[start:start + size]
+            pending.append(part)
+            count += len(part)
+            if count >= size:
+                yield np.concatenate(pending)
+                pending, count = [], 0
+    if pending:
+        yield np.concatenate(pending)
 
 
 def _future(frame: Frame, s, steps: int) -> pd.Index:
@@ -356,6 +369,8 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
     Stateful models instead run each series' whole history with its state carried, and
     predict every step after the first (with `last`: the step after the end).
     """
+    from lstmcli.forecast import PREDICT_BATCH, predict_batches
+
     t0 = time.perf_counter()
     bundle, frame = _load(run_dir, data_path)
     w = bundle.config.window
@@ -373,17 +388,24 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
         n_windows = len(used) if last else sum(len(s.values) - 1 for s in used)
         x_shape = [len(used), longest, len(frame.features)]
     else:
-        X, where, notes = _model_inputs(frame, bundle.scaler, w.look_back, last=last)
-        if not last:  # keep the windows whose predicted rows are all in the file
-            keep = [i for i, (s, k) in enumerate(where)
-                    if k + w.look_back + w.horizon <= len(s.ds)]
-            if not keep:
+        used, notes = _scaled_inputs(frame, bundle.scaler, w.look_back)
+        if last:
+            views = [_last_windows(used, w.look_back)]
+            starts = [len(rows) - w.look_back for _, rows in used]
+            where = [(s, k) for (s, _), k in zip(used, starts, strict=True)]
+        else:  # the windows whose predicted rows are all in the file, as strided views
+            views, where = [], []
+            for s, rows in used:
+                n = len(rows) - w.look_back - w.horizon + 1
+                if n > 0:
+                    views.append(input_windows(rows, look_back=w.look_back)[:n])
+                    where += [(s, k) for k in range(n)]
+            if not where:
                 raise DataError(f"{frame.path}: no window has known targets: every series needs "
                                 f"more than look_back + horizon - 1 = "
                                 f"{w.look_back + w.horizon - 1} rows; use --last to forecast "
                                 "past the end")
-            X, where = X[keep], [where[i] for i in keep]
-        pred = bundle.model.predict(X, batch_size=PREDICT_BATCH, verbose=0)
+        pred = predict_batches(bundle.model, _batched(views, PREDICT_BATCH))
         if _per_step_model(bundle):
             pred = pred[:, -1:, :]  # the prediction after the window's last step
         pred = bundle.scaler.inverse(pred, frame.target_idx)  # (windows, horizon, targets)
@@ -395,7 +417,7 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
                 records += _rows(frame, s, s.ds[first:first + w.horizon], p,
                                  actual=s.values[first:first + w.horizon, frame.target_idx],
                                  steps=w.horizon > 1)
-        n_windows, x_shape = len(X), list(X.shape)
+        n_windows, x_shape = len(where), [len(where), w.look_back, len(frame.features)]
     table = pd.DataFrame.from_records(records)
     return table, {"command": "predict", "run_dir": str(run_dir), "data": str(data_path),
                    "mode": bundle.config.training.mode, "last": last, "windows": int(n_windows),
@@ -420,6 +442,8 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
                          f"the targets must be the features; this model has features "
                          f"{frame.features} and targets {frame.targets}. Retrain with "
                          "data.targets equal to data.features, or use `predict --last`")
+    from lstmcli.forecast import window_rollout
+
     w = bundle.config.window
     order = [frame.targets.index(f) for f in frame.features]  # target order -> feature order
     if bundle.config.training.mode == "stateful":
@@ -431,15 +455,10 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
         rows = [bundle.scaler.transform(s.values)[:, frame.feature_idx] for s in used]
         pred = warm_up_rollout(twin, rows, horizon=horizon, feedback=order)
     else:
-        X, where, notes = _model_inputs(frame, bundle.scaler, w.look_back, last=True)
-        used = [s for s, _ in where]
-        steps, per_call = [], 1 if _per_step_model(bundle) else w.horizon
-        for _ in range(math.ceil(horizon / per_call)):
-            y = np.asarray(bundle.model.predict_on_batch(X))  # (series, horizon|time, targets)
-            y = y[:, -1:, :] if _per_step_model(bundle) else y
-            steps.append(y)
-            X = np.concatenate([X, y[..., order]], axis=1)[:, -w.look_back:]
-        pred = np.concatenate(steps, axis=1)[:, :horizon]
+        scaled, notes = _scaled_inputs(frame, bundle.scaler, w.look_back)
+        used = [s for s, _ in scaled]
+        pred = window_rollout(bundle.model, _last_windows(scaled, w.look_back), horizon=horizon,
+                              feedback=order, per_step=_per_step_model(bundle))
     pred = bundle.scaler.inverse(pred, frame.target_idx)
 
     records: list[dict] = []

@@ -56,15 +56,13 @@ def warm_up_rollout(twin, rows: list[np.ndarray], *, horizon: int,
                     feedback: list[int]) -> np.ndarray:
     """Condition the state on each row's whole history, then continue one step at a time,
     feeding each prediction back (targets reordered by `feedback` into feature order),
-    with no reset in between. Returns (rows, horizon, targets)."""
-    y = run_history(twin, rows)[:, -1:, :]  # the first step after the history
-    steps = [y]
-    for _ in range(horizon - 1):
-        x = y[..., feedback].astype("float32")
-        check_rows(twin, x)
-        y = np.asarray(twin.predict_on_batch(x))
-        steps.append(y)
-    return np.concatenate(steps, axis=1)
+    with no reset in between; one compiled call. Returns (rows, horizon, targets)."""
+    from lstmcli.forecast import stateful_rollout
+
+    x = left_pad(rows)
+    check_rows(twin, x)
+    reset_states(twin)
+    return stateful_rollout(twin, x, horizon=horizon, feedback=feedback)
 
 
 def _loss(kind: str, pred: np.ndarray, true: np.ndarray) -> float:
