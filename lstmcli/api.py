@@ -128,35 +128,38 @@ def _fit_scaler(frame: Frame, config: Config, used: list) -> Scaler:
 
 
 def split_windows(frame: Frame, config: Config) -> tuple[Scaler, TrainData, list[str]]:
-    """Stateless: fit the scaler on the training rows, then cut scaled training and validation
-    windows.
+    """Stateless: fit the scaler on the training rows, then choose the training and
+    validation windows by their start rows; batches are cut from the series on the fly.
 
     Training windows lie entirely in the training rows; validation windows predict rows of
     the tail (their inputs may reach back into the training rows, as at forecast time).
     many_to_many models are trained on the next step at every step of the window.
     """
-    w = config.window
+    from lstmcli.pipeline import stack_series, window_dataset
+
+    w, t = config.window, config.training
     per_step = config.model.topology == "many_to_many"
     used, notes = _usable_series(frame, config, w.look_back + w.horizon)
     scaler = _fit_scaler(frame, config, used)
-    tx, ty, vx, vy = [], [], [], []
-    for s, n_train in used:
-        scaled = scaler.transform(s.values)
-        X, y = make_windows(scaled, look_back=w.look_back, horizon=w.horizon, stride=w.stride,
-                            feature_idx=frame.feature_idx, target_idx=frame.target_idx)
-        if per_step:  # targets: the window shifted by one step
-            y = input_windows(scaled[1:, frame.target_idx], look_back=w.look_back,
-                              stride=w.stride)[:len(X)]
+    flat, offsets = stack_series([scaler.transform(s.values) for s, _ in used])
+    train_starts, val_starts = [], []
+    for (s, n_train), offset in zip(used, offsets, strict=True):
         starts = window_starts(len(s.values), look_back=w.look_back, horizon=w.horizon,
                                stride=w.stride)
-        is_train = starts + w.look_back + w.horizon <= n_train
-        is_val = starts + w.look_back >= n_train
-        tx.append(X[is_train]), ty.append(y[is_train]), vx.append(X[is_val]), vy.append(y[is_val])
+        train_starts.append(offset + starts[starts + w.look_back + w.horizon <= n_train])
+        val_starts.append(offset + starts[starts + w.look_back >= n_train])
+    train_starts, val_starts = np.concatenate(train_starts), np.concatenate(val_starts)
+    common = dict(look_back=w.look_back, horizon=w.horizon, feature_idx=frame.feature_idx,
+                  target_idx=frame.target_idx, per_step=per_step, batch_size=t.batch_size)
+    train = window_dataset(flat, train_starts, shuffle=t.shuffle, seed=t.seed, **common)
     val = None
-    if config.training.validation > 0:
-        val = (np.concatenate(vx), np.concatenate(vy))
-    data = TrainData(x=np.concatenate(tx), y=np.concatenate(ty), val=val,
-                     batch_size=config.training.batch_size, shuffle=config.training.shuffle)
+    if t.validation > 0 and len(val_starts):
+        val = window_dataset(flat, val_starts, shuffle=False, seed=t.seed, **common)
+    out_steps = w.look_back if per_step else w.horizon
+    data = TrainData(x=train, y=None, val=val, batch_size=t.batch_size, shuffle=t.shuffle,
+                     n_train=len(train_starts), n_val=len(val_starts) if val else 0,
+                     x_shape=[len(train_starts), w.look_back, len(frame.features)],
+                     y_shape=[len(train_starts), out_steps, len(frame.targets)])
     return scaler, data, notes
 
 
@@ -203,7 +206,9 @@ def stateful_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, li
                                    train_steps=[n for _, n in used],
                                    feature_idx=frame.feature_idx, target_idx=frame.target_idx)
     data = TrainData(x=x, y=y, sample_weight=weight, batch_size=B, shuffle=False,
-                     callbacks=callbacks, validates_itself=val_rows is not None)
+                     callbacks=callbacks, validates_itself=val_rows is not None,
+                     n_train=len(x), x_shape=list(x.shape), y_shape=list(y.shape),
+                     steps_per_execution=1)  # batch-level resets need every batch boundary
     notes.append(f"stateful layout: {layout.rows} row(s) x {layout.chunks} chunks of {C} "
                  f"steps, {layout.groups} row group(s) of {B}; state reset every "
                  f"{layout.chunks} batches")
@@ -242,8 +247,8 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
     training = {"mode": config.training.mode, "epochs_run": len(result.history),
                 "best_epoch": result.best_epoch, "monitor": result.monitor,
                 "best_loss": result.best_loss, "stopped_early": result.stopped_early,
-                "seconds": result.seconds, "train_samples": int(len(data.x)),
-                "val_samples": int(len(data.val[0])) if data.val is not None else 0,
+                "seconds": result.seconds, "train_samples": int(data.n_train),
+                "val_samples": int(data.n_val),
                 "params": int(model.count_params())}
     meta = {
         "versions": versions(),
@@ -259,7 +264,7 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
     save_bundle(out, model=model, meta=meta, history=result.history, force=force)
     return {"command": "train", "run_dir": str(out), "data": str(data_path),
             "series": len(frame.series), "features": frame.features, "targets": frame.targets,
-            "x_shape": list(data.x.shape), "y_shape": list(data.y.shape),
+            "x_shape": data.x_shape, "y_shape": data.y_shape,
             "training": training, "notes": frame.notes + notes,
             "seconds": round(time.perf_counter() - t0, 3)}
 

@@ -109,6 +109,9 @@ class TrainingSpec(_Spec):
     validation: float = Field(default=0.1, ge=0.0, lt=0.9)
     shuffle: bool = True
     seed: int = 42
+    # Compile the training step with XLA: about 2x faster epochs on CPU, same model; turn
+    # off to debug or when a layer is not supported by XLA.
+    jit_compile: bool = True
 
 
 class Config(_Spec):

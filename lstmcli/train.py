@@ -22,14 +22,23 @@ EpochCallback = Callable[[int, int, dict, float], None]
 
 @dataclass
 class TrainData:
-    x: np.ndarray
-    y: np.ndarray
+    """What `fit` trains on: arrays (x, y), or a batched tf.data.Dataset in `x` (y None)."""
+
+    x: object
+    y: np.ndarray | None
     batch_size: int
     shuffle: bool
+    n_train: int  # training samples
+    x_shape: list[int]  # of all training inputs, for reports
+    y_shape: list[int]
     sample_weight: np.ndarray | None = None  # 0 marks padding (stateful layouts)
-    val: tuple[np.ndarray, np.ndarray] | None = None  # validated by Keras
+    val: object | None = None  # validated by Keras: a dataset or an (x, y) tuple
+    n_val: int = 0
     callbacks: list = field(default_factory=list)  # run before progress and early stopping
     validates_itself: bool = False  # one of `callbacks` writes logs["val_loss"]
+    # Batches per compiled call: fewer Python round trips. Batch-level callbacks then run
+    # only every that many batches, so layouts that reset state per batch keep 1.
+    steps_per_execution: int = 32
 
 
 @dataclass
@@ -43,12 +52,14 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
-    """Same seed, same data, same machine -> bit-identical weights."""
-    keras = import_keras()
-    import tensorflow as tf  # noqa: TID253
+    """Same seed, same data, same machine -> the same weights (checked on CPU).
 
+    Seeds Python, NumPy and TensorFlow. TensorFlow's op-determinism switch is not turned on:
+    Keras then refuses XLA, which halves CPU training time, and on CPU the seed alone already
+    gives bit-identical runs.
+    """
+    keras = import_keras()
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
 
 
 def _optimizer(spec: TrainingSpec):
@@ -72,7 +83,7 @@ def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None
     """Train `model` in place; afterwards it holds the best epoch's weights."""
     keras = import_keras()
     epochs = epochs or spec.epochs
-    has_val = data.validates_itself or (data.val is not None and len(data.val[0]) > 0)
+    has_val = data.validates_itself or data.val is not None
     monitor = "val_loss" if has_val else "loss"
 
     class _Progress(keras.callbacks.Callback):
@@ -95,14 +106,18 @@ def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None
             min_delta=spec.early_stopping.min_delta, restore_best_weights=True)
         callbacks.append(stopper)
 
-    model.compile(optimizer=_optimizer(spec), loss=_loss(spec))
-    val = None
-    if data.val is not None and not data.validates_itself and len(data.val[0]):
-        val = tuple(np.asarray(a, dtype="float32") for a in data.val)
+    # XLA-compiled train step: about 2x faster on CPU for these small recurrent models
+    model.compile(optimizer=_optimizer(spec), loss=_loss(spec), jit_compile=spec.jit_compile,
+                  steps_per_execution=data.steps_per_execution)
+    val = None if data.validates_itself else data.val
     t0 = time.perf_counter()
-    model.fit(np.asarray(data.x, dtype="float32"), np.asarray(data.y, dtype="float32"),
-              sample_weight=data.sample_weight, batch_size=data.batch_size, epochs=epochs,
-              validation_data=val, shuffle=data.shuffle, callbacks=callbacks, verbose=0)
+    if data.y is None:  # a dataset yields its own batches, already shuffled
+        model.fit(data.x, epochs=epochs, validation_data=val, callbacks=callbacks, verbose=0,
+                  shuffle=False)
+    else:
+        model.fit(np.asarray(data.x, dtype="float32"), np.asarray(data.y, dtype="float32"),
+                  sample_weight=data.sample_weight, batch_size=data.batch_size, epochs=epochs,
+                  validation_data=val, shuffle=data.shuffle, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - t0
 
     losses = [r[monitor] for r in rows]

@@ -134,8 +134,10 @@ def test_saved_run_predicts_what_the_trained_model_predicted(tmp_path, trained):
     from lstmcli.bundle import load_bundle, save_bundle
     from lstmcli.config import load_config
     from lstmcli.data import read_series
+    from lstmcli.forecast import predict_batches
     from lstmcli.topology import build_model
     from lstmcli.train import fit, seed_everything
+    from lstmcli.windows import make_windows
 
     cfg = load_config(trained["config"])
     frame = read_series(trained["data"], cfg.data)
@@ -143,11 +145,14 @@ def test_saved_run_predicts_what_the_trained_model_predicted(tmp_path, trained):
     seed_everything(0)
     model = build_model(cfg.model, look_back=4, n_features=1, horizon=1, n_targets=1)
     fit(model, data, cfg.training, epochs=1)
-    before = model.predict(data.val[0], verbose=0)
+    windows, _ = make_windows(scaler.transform(frame.series[0].values), look_back=4)
+    before = predict_batches(model, iter([windows]))  # the path `lstmcli predict` takes
     meta = {"config": cfg.model_dump(mode="json"), "scaler": scaler.to_dict()}
     save_bundle(tmp_path / "run", model=model, meta=meta, history=[], force=False)
-    after = load_bundle(tmp_path / "run").model.predict(data.val[0], verbose=0)
-    np.testing.assert_array_equal(before, after)
+    loaded = load_bundle(tmp_path / "run").model
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(before, predict_batches(loaded, iter([windows])))
 
 
 # ---------------------------------------------------------------------------- rollout
