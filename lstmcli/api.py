@@ -39,42 +39,87 @@ from lstmcli.windows import (
 
 
 @dataclass
+class WindowPart:
+    series: object  # data.Series
+    X: np.ndarray  # (samples, look_back, features) strided view, raw units
+    y: np.ndarray  # (samples, horizon, targets) strided view
+    starts: np.ndarray  # first input row of each sample
+
+
+@dataclass
 class WindowSet:
+    """The windows of every series, kept as per-series views (nothing copied)."""
+
     frame: Frame
-    X: np.ndarray  # (samples, look_back, features), raw units
-    y: np.ndarray  # (samples, horizon, targets), raw units
-    series: np.ndarray  # (samples,) series id of each sample
-    ds: np.ndarray  # (samples,) time stamp of each sample's first target step
+    parts: list[WindowPart]
+    look_back: int
+    seconds: dict
+
+    @property
+    def n(self) -> int:
+        return sum(len(p.X) for p in self.parts)
+
+    @property
+    def x_shape(self) -> list[int]:
+        return [self.n, *self.parts[0].X.shape[1:]]
+
+    @property
+    def y_shape(self) -> list[int]:
+        return [self.n, *self.parts[0].y.shape[1:]]
+
+    def first(self, k: int) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+        """Copies of the first k windows: X, y, series ids, time of each first target."""
+        xs, ys, ids, ds = [], [], [], []
+        for p in self.parts:
+            take = min(k - len(ids), len(p.X))
+            xs.append(p.X[:take]), ys.append(p.y[:take])
+            ids += [p.series.id] * take
+            ds += [_text(v) for v in p.series.ds[p.starts[:take] + self.look_back]]
+            if len(ids) == k:
+                break
+        return np.concatenate(xs), np.concatenate(ys), ids, ds
+
+
+def _text(stamp) -> str:
+    """A time stamp as text: the date alone when it is at midnight."""
+    if isinstance(stamp, pd.Timestamp) and stamp == stamp.normalize():
+        return stamp.strftime("%Y-%m-%d")
+    return str(stamp)
 
 
 def make_window_set(data_path: str | Path, config: Config) -> WindowSet:
     """The windows of every series, as `create_dataset` would cut them (raw units)."""
+    t0 = time.perf_counter()
     frame = read_series(data_path, config.data)
+    t1 = time.perf_counter()
     w = config.window
-    xs, ys, ids, stamps = [], [], [], []
+    parts = []
     for s in frame.series:
         X, y = make_windows(s.values, look_back=w.look_back, horizon=w.horizon, stride=w.stride,
                             feature_idx=frame.feature_idx, target_idx=frame.target_idx)
         starts = window_starts(len(s.values), look_back=w.look_back, horizon=w.horizon,
                                stride=w.stride)
-        xs.append(X)
-        ys.append(y)
-        ids.append(np.full(len(X), s.id, dtype=object))
-        stamps.append(np.asarray(s.ds[starts + w.look_back].astype(str)) if len(X) else
-                      np.empty(0, dtype=object))
-    if sum(len(x) for x in xs) == 0:
+        if len(X):
+            parts.append(WindowPart(series=s, X=X, y=y, starts=starts))
+    if not parts:
         shortest = min(len(s.values) for s in frame.series)
         raise DataError(f"{frame.path}: no window fits: the longest series has "
                         f"{max(len(s.values) for s in frame.series)} rows (shortest {shortest}),"
                         f" look_back {w.look_back} + horizon {w.horizon} needs at least "
                         f"{w.look_back + w.horizon}")
-    return WindowSet(frame=frame, X=np.concatenate(xs), y=np.concatenate(ys),
-                     series=np.concatenate(ids).astype(str), ds=np.concatenate(stamps).astype(str))
+    seconds = {"read": round(t1 - t0, 4), "window": round(time.perf_counter() - t1, 4)}
+    return WindowSet(frame=frame, parts=parts, look_back=w.look_back, seconds=seconds)
 
 
 def save_window_set(ws: WindowSet, out: str | Path, config: Config) -> Path:
+    """Write X, y and metadata to .npz. This materialises every window (float32)."""
     out = Path(out)
-    arrays = dict(X=ws.X.astype("float32"), y=ws.y.astype("float32"), series=ws.series, ds=ws.ds,
+    series = np.concatenate([np.full(len(p.X), p.series.id) for p in ws.parts])
+    ds = np.concatenate([np.asarray(p.series.ds[p.starts + ws.look_back].astype(str))
+                         for p in ws.parts])
+    arrays = dict(X=np.concatenate([p.X for p in ws.parts]).astype("float32"),
+                  y=np.concatenate([p.y for p in ws.parts]).astype("float32"),
+                  series=series.astype(str), ds=ds.astype(str),
                   features=np.array(ws.frame.features), targets=np.array(ws.frame.targets),
                   look_back=config.window.look_back, horizon=config.window.horizon,
                   stride=config.window.stride)

@@ -161,9 +161,9 @@ def window(
     _require_file(data, "data file")
     ws = make_window_set(data, cfg)
     summary = {"command": "window", "data": str(data), "series": len(ws.frame.series),
-               "x_shape": list(ws.X.shape), "y_shape": list(ws.y.shape),
+               "x_shape": ws.x_shape, "y_shape": ws.y_shape,
                "features": ws.frame.features, "targets": ws.frame.targets,
-               "notes": ws.frame.notes}
+               "seconds": ws.seconds, "notes": ws.frame.notes}
     if out_path is not None:
         summary["out"] = str(save_window_set(ws, out_path, cfg))
     if json_out:

@@ -12,6 +12,13 @@ def _fmt(v: float) -> str:
     return f"{v:.6g}"
 
 
+def _shown(n: int, edge: int = 2) -> list[int | None]:
+    """Positions to show of n: all when few, else the first and last few with a gap (None)."""
+    if n <= 2 * edge + 1:
+        return list(range(n))
+    return [*range(edge), None, *range(n - edge, n)]
+
+
 def window_table(ws, config) -> Group:
     """Shapes in the data's own words, then the first windows as the model will see them."""
     w = config.window
@@ -19,10 +26,11 @@ def window_table(ws, config) -> Group:
     shapes = Table(title="windows", show_edge=False)
     for col in ("array", "shape", "axes"):
         shapes.add_column(col)
-    n, L, F = ws.X.shape
+    n, L, F = ws.x_shape
+    X, y, series, ds = ws.first(PREVIEW)
     shapes.add_row("X", f"({n}, {L}, {F})",
                    f"{n} samples x {L} time steps (look_back) x {F} features {feats}")
-    H, T = ws.y.shape[1:]
+    H, T = ws.y_shape[1:]
     shapes.add_row("y", f"({n}, {H}, {T})",
                    f"{n} samples x {H} steps ahead (horizon) x {T} targets {targs}")
     shapes.add_row("", "", f"{len(ws.frame.series)} series, stride {w.stride}; windows never "
@@ -32,17 +40,19 @@ def window_table(ws, config) -> Group:
     preview.add_column("sample")
     if ws.frame.is_long:
         preview.add_column("series")
-    for k in range(L):
-        preview.add_column(f"t-{L - k - 1}" if k < L - 1 else "t")
+    steps_shown = _shown(L)
+    ahead_shown = _shown(H)
+    for k in steps_shown:
+        preview.add_column("..." if k is None else f"t-{L - k - 1}" if k < L - 1 else "t")
     preview.add_column("->")
-    for h in range(H):
-        preview.add_column(f"t+{h + 1}")
+    for h in ahead_shown:
+        preview.add_column("..." if h is None else f"t+{h + 1}")
     for i in range(min(PREVIEW, n)):
-        steps = [" ".join(_fmt(v) for v in ws.X[i, k]) for k in range(L)]
-        ahead = [" ".join(_fmt(v) for v in ws.y[i, h]) for h in range(H)]
-        lead = [str(i)] + ([ws.series[i]] if ws.frame.is_long else [])
+        steps = ["" if k is None else " ".join(_fmt(v) for v in X[i, k]) for k in steps_shown]
+        ahead = ["" if h is None else " ".join(_fmt(v) for v in y[i, h]) for h in ahead_shown]
+        lead = [str(i)] + ([series[i]] if ws.frame.is_long else [])
         preview.add_row(*lead, *steps, "", *ahead)
     caption = (f"each time-step cell holds the features {feats}; each t+h cell the targets "
-               f"{targs}; the first target of sample 0 is at {ws.ds[0]}")
+               f"{targs}; the first target of sample 0 is at {ds[0]}")
     preview.caption = caption
     return Group(shapes, preview)
