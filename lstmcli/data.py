@@ -28,6 +28,7 @@ TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime", "month", "period")
 SERIES_NAME = "unique_id"
 DEFAULT_SERIES_ID = "series_0"
 INDEX_TIME_NAME = "t"  # name of the step counter when the file has no time column
+CHUNK_ROWS = 250_000  # rows parsed at a time
 
 
 @dataclass(frozen=True)
@@ -79,35 +80,63 @@ def _sniff_delimiter(path: Path) -> str:
         return ","
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (comma, semicolon, tab or pipe separated; UTF-8 with or without BOM)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+def _read_csv(path: Path, **kw):
     try:
-        df = pd.read_csv(path, sep=_sniff_delimiter(path), encoding="utf-8-sig",
-                         skipinitialspace=True)
+        return pd.read_csv(path, sep=_sniff_delimiter(path), encoding="utf-8-sig",
+                           skipinitialspace=True, **kw)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; expected a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise DataError(f"{path}: cannot parse as CSV ({first})") from None
-    if df.empty:
-        raise DataError(f"{path}: the file has a header but no data rows")
-    df.columns = [str(c).strip() for c in df.columns]
-    dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+
+
+def read_header(path: str | Path) -> list[str]:
+    """The column names of a CSV, checked for duplicates."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    columns = [str(c).strip() for c in _read_csv(path, nrows=0).columns]
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
     if dupes:
         raise DataError(f"{path}: duplicate column name(s) {dupes}")
+    return columns
+
+
+def read_table(path: str | Path, *, time_col: str | None = None,
+               series_col: str | None = None) -> pd.DataFrame:
+    """Read a CSV (comma, semicolon, tab or pipe separated; UTF-8 with or without BOM).
+
+    The file is read in chunks of CHUNK_ROWS rows and the time column is parsed chunk by
+    chunk, so millions of timestamp strings never exist at once (for a 2M-row file that
+    is most of the memory a plain `pandas.read_csv` needs).
+    """
+    path = Path(path)
+    columns = read_header(path)
+    parts = []
+    for chunk in _read_csv(path, chunksize=CHUNK_ROWS):
+        chunk.columns = columns
+        if time_col is not None:
+            chunk[time_col] = _parse_time(chunk[time_col], time_col, path)
+        if series_col is not None:  # few distinct ids: share one string object per id
+            chunk[series_col] = chunk[series_col].astype("category")
+        parts.append(chunk)
+    if not parts or sum(len(p) for p in parts) == 0:
+        raise DataError(f"{path}: the file has a header but no data rows")
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if time_col is not None and not (pd.api.types.is_datetime64_any_dtype(df[time_col])
+                                     or pd.api.types.is_integer_dtype(df[time_col])):
+        raise DataError(f"{path}: column '{time_col}' mixes step numbers and dates")
     return df
 
 
-def _pick_time_col(df: pd.DataFrame, spec: DataSpec, path: Path) -> str | None:
+def _pick_time_col(columns: list[str], spec: DataSpec, path: Path) -> str | None:
     if spec.time is not None:
-        if spec.time not in df.columns:
+        if spec.time not in columns:
             raise DataError(f"{path}: time column '{spec.time}' (data.time) not found; "
-                            f"columns are {list(df.columns)}")
+                            f"columns are {columns}")
         return spec.time
-    by_lower = {c.lower(): c for c in df.columns}
+    by_lower = {c.lower(): c for c in columns}
     for name in TIME_NAMES:
         if name in by_lower:
             return by_lower[name]
@@ -116,16 +145,16 @@ def _pick_time_col(df: pd.DataFrame, spec: DataSpec, path: Path) -> str | None:
 
 def _parse_time(col: pd.Series, name: str, path: Path) -> pd.Series:
     if col.isna().any():
-        row = int(np.flatnonzero(col.isna().to_numpy())[0])
+        row = int(col.index[np.flatnonzero(col.isna().to_numpy())[0]])
         raise DataError(f"{path}: line {_line(row)}: empty timestamp in column '{name}'")
     if pd.api.types.is_integer_dtype(col):
         return col.astype("int64")  # plain step numbers (e.g. a year or an index)
     parsed = pd.to_datetime(col.astype(str), errors="coerce")
     bad = parsed.isna().to_numpy()
     if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{path}: line {_line(row)}: cannot parse timestamp {col.iloc[row]!r} "
-                        f"in column '{name}' (mixed or unknown date format?)")
+        pos = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}: line {_line(col.index[pos])}: cannot parse timestamp "
+                        f"{col.iloc[pos]!r} in column '{name}' (mixed or unknown date format?)")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     return parsed
@@ -194,15 +223,16 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
     short or irregular for the frequency to be inferred.
     """
     path = Path(path)
-    df = read_table(path)
+    header = read_header(path)
     notes: list[str] = []
-    time_col = _pick_time_col(df, spec, path)
+    time_col = _pick_time_col(header, spec, path)
     series_col = spec.series
-    if series_col is not None and series_col not in df.columns:
+    if series_col is not None and series_col not in header:
         raise DataError(f"{path}: series column '{series_col}' (data.series) not found; "
-                        f"columns are {list(df.columns)}")
-    if series_col is None and SERIES_NAME in df.columns:
+                        f"columns are {header}")
+    if series_col is None and SERIES_NAME in header:
         series_col = SERIES_NAME
+    df = read_table(path, time_col=time_col, series_col=series_col)
     skip = {c for c in (time_col, series_col) if c}
 
     features = list(spec.features) if spec.features else _auto_features(df, skip, notes)
@@ -223,7 +253,8 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
     values = np.column_stack([_numeric_column(df, c, path) for c in columns])
     ids = (df[series_col].astype(str).to_numpy() if series_col
            else np.full(len(df), DEFAULT_SERIES_ID, dtype=object))
-    times = _parse_time(df[time_col], time_col, path) if time_col else None
+    times = df[time_col] if time_col else None
+    del df  # the columns needed live on in `values`, `ids` and `times`
 
     series: list[Series] = []
     freqs: dict[str, str | int | None] = {}

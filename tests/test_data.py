@@ -92,3 +92,21 @@ def test_bad_input_is_named(tmp_path, text, spec, fragment):
     with pytest.raises(DataError) as err:
         read_series(path, DataSpec(**spec))
     assert str(err.value).startswith(str(path)) and fragment in str(err.value)
+
+
+def test_chunked_reading_gives_the_same_frame_and_true_line_numbers(tmp_path, monkeypatch):
+    import lstmcli.data as data_mod
+
+    path = long_csv(tmp_path / "l.csv", lengths=(30, 25, 20))
+    whole = read_series(path, DataSpec())
+    monkeypatch.setattr(data_mod, "CHUNK_ROWS", 7)
+    chunked = read_series(path, DataSpec())
+    assert [s.id for s in chunked.series] == [s.id for s in whole.series]
+    for a, b in zip(chunked.series, whole.series, strict=True):
+        np.testing.assert_array_equal(a.values, b.values)
+        assert a.ds.equals(b.ds)
+    lines = path.read_text().splitlines()
+    lines[60] = lines[60].replace("2024-", "24/")  # data row 59, in the 9th chunk
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="line 61: cannot parse timestamp '24/"):
+        read_series(path, DataSpec())
