@@ -61,8 +61,8 @@ def main() -> None:
         train_cfg = tmp / "t.yaml"
         train_cfg.write_text(cfg.read_text().replace("look_back: 168}",
                                                      "look_back: 168, stride: 50}"))
-        floor_code = ("import numpy, pandas; df = pandas.read_csv(%r); "
-                      "v = df.iloc[:, 1:].to_numpy('float64')" % str(csv))
+        floor_code = (f"import numpy, pandas; df = pandas.read_csv({str(csv)!r}); "
+                      "v = df.iloc[:, 1:].to_numpy('float64')")
         rows = {"baseline: lstmcli --help (interpreter, pandas)": [],
                 "baseline: python -c 'import keras' (TensorFlow)": [],
                 "floor: python + pandas.read_csv of the file": [],
