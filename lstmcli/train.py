@@ -38,7 +38,7 @@ class TrainData:
     validates_itself: bool = False  # one of `callbacks` writes logs["val_loss"]
     # Batches per compiled call: fewer Python round trips. Batch-level callbacks then run
     # only every that many batches, so layouts that reset state per batch keep 1.
-    steps_per_execution: int = 32
+    steps_per_execution: int = 128
 
 
 @dataclass
