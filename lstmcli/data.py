@@ -103,31 +103,13 @@ def read_header(path: str | Path) -> list[str]:
     return columns
 
 
-def read_table(path: str | Path, *, time_col: str | None = None,
-               series_col: str | None = None) -> pd.DataFrame:
-    """Read a CSV (comma, semicolon, tab or pipe separated; UTF-8 with or without BOM).
-
-    The file is read in chunks of CHUNK_ROWS rows and the time column is parsed chunk by
-    chunk, so millions of timestamp strings never exist at once (for a 2M-row file that
-    is most of the memory a plain `pandas.read_csv` needs).
-    """
-    path = Path(path)
-    columns = read_header(path)
-    parts = []
-    for chunk in _read_csv(path, chunksize=CHUNK_ROWS):
-        chunk.columns = columns
-        if time_col is not None:
-            chunk[time_col] = _parse_time(chunk[time_col], time_col, path)
-        if series_col is not None:  # few distinct ids: share one string object per id
-            chunk[series_col] = chunk[series_col].astype("category")
-        parts.append(chunk)
-    if not parts or sum(len(p) for p in parts) == 0:
-        raise DataError(f"{path}: the file has a header but no data rows")
-    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    if time_col is not None and not (pd.api.types.is_datetime64_any_dtype(df[time_col])
-                                     or pd.api.types.is_integer_dtype(df[time_col])):
-        raise DataError(f"{path}: column '{time_col}' mixes step numbers and dates")
-    return df
+def _count_lines(path: Path) -> int:
+    """An upper bound on the data rows: the number of line breaks, plus one."""
+    n = 1
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            n += block.count(b"\n")
+    return n
 
 
 def _pick_time_col(columns: list[str], spec: DataSpec, path: Path) -> str | None:
@@ -165,14 +147,15 @@ def _numeric_column(df: pd.DataFrame, name: str, path: Path) -> np.ndarray:
     values = pd.to_numeric(raw, errors="coerce")
     bad = values.isna().to_numpy() & raw.notna().to_numpy()
     if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{path}: line {_line(row)}: column '{name}' has a non-numeric value "
-                        f"{raw.iloc[row]!r}")
+        pos = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}: line {_line(df.index[pos])}: column '{name}' has a "
+                        f"non-numeric value {raw.iloc[pos]!r}")
     out = values.to_numpy(dtype="float64")
     inf = np.isinf(out)
     if inf.any():
-        row = int(np.flatnonzero(inf)[0])
-        raise DataError(f"{path}: line {_line(row)}: column '{name}' has an infinite value")
+        pos = int(np.flatnonzero(inf)[0])
+        raise DataError(f"{path}: line {_line(df.index[pos])}: column '{name}' has an "
+                        "infinite value")
     return out
 
 
@@ -192,6 +175,27 @@ def _auto_features(df: pd.DataFrame, skip: set[str], notes: list[str]) -> list[s
         else:
             notes.append(f"column '{c}' is not numeric and is not used")
     return out
+
+
+def _choose_columns(chunk: pd.DataFrame, spec: DataSpec, skip: set[str], path: Path,
+                    notes: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Features, targets, and all value columns (features first), from the config or the
+    first chunk's numeric columns."""
+    features = list(spec.features) if spec.features else _auto_features(chunk, skip, notes)
+    if not features:
+        raise DataError(f"{path}: no numeric columns to use as features; "
+                        f"columns are {list(chunk.columns)}")
+    targets = list(spec.targets) if spec.targets else list(features)
+    columns = features + [t for t in targets if t not in features]
+    missing_cols = [c for c in columns if c not in chunk.columns]
+    if missing_cols:
+        raise DataError(f"{path}: column(s) {missing_cols} not found (needed as features/targets);"
+                        f" columns are {list(chunk.columns)}")
+    clash = [c for c in columns if c in skip]
+    if clash:
+        raise DataError(f"{path}: column(s) {clash} are the time/series column and cannot "
+                        "also be features or targets")
+    return features, targets, columns
 
 
 def _fill_missing(values: np.ndarray, policy: str) -> np.ndarray:
@@ -232,39 +236,64 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
                         f"columns are {header}")
     if series_col is None and SERIES_NAME in header:
         series_col = SERIES_NAME
-    df = read_table(path, time_col=time_col, series_col=series_col)
     skip = {c for c in (time_col, series_col) if c}
-
-    features = list(spec.features) if spec.features else _auto_features(df, skip, notes)
-    if not features:
-        raise DataError(f"{path}: no numeric columns to use as features; "
-                        f"columns are {list(df.columns)}")
-    targets = list(spec.targets) if spec.targets else list(features)
-    columns = features + [t for t in targets if t not in features]
-    missing_cols = [c for c in columns if c not in df.columns]
-    if missing_cols:
-        raise DataError(f"{path}: column(s) {missing_cols} not found (needed as features/targets);"
-                        f" columns are {list(df.columns)}")
-    clash = [c for c in columns if c in skip]
-    if clash:
-        raise DataError(f"{path}: column(s) {clash} are the time/series column and cannot "
-                        "also be features or targets")
-
-    values = np.column_stack([_numeric_column(df, c, path) for c in columns])
-    ids = (df[series_col].astype(str).to_numpy() if series_col
-           else np.full(len(df), DEFAULT_SERIES_ID, dtype=object))
-    times = df[time_col] if time_col else None
-    del df  # the columns needed live on in `values`, `ids` and `times`
+    features = targets = columns = None
+    values = times = codes = None
+    id_codes: dict[str, int] = {}
+    n_max, pos = _count_lines(path), 0
+    # Chunk by chunk into pre-sized arrays: millions of timestamp strings never exist at once
+    # and no concatenated copy is made (for a 2M-row file, most of a plain read_csv's memory).
+    for chunk in _read_csv(path, chunksize=CHUNK_ROWS):
+        chunk.columns = header
+        if chunk.empty:
+            continue
+        if columns is None:
+            features, targets, columns = _choose_columns(chunk, spec, skip, path, notes)
+            values = np.empty((n_max, len(columns)), dtype="float64")
+        k = len(chunk)
+        for j, c in enumerate(columns):
+            values[pos:pos + k, j] = _numeric_column(chunk, c, path)
+        if time_col is not None:
+            t = _parse_time(chunk[time_col], time_col, path).to_numpy()
+            if times is None:
+                times = np.empty(n_max, dtype=t.dtype)
+            elif t.dtype != times.dtype:
+                raise DataError(f"{path}: line {_line(pos)}: column '{time_col}' mixes step "
+                                "numbers and dates")
+            times[pos:pos + k] = t
+        if series_col is not None:
+            names = chunk[series_col].astype(str)
+            for name in pd.unique(names):
+                id_codes.setdefault(name, len(id_codes))
+            if codes is None:
+                codes = np.empty(n_max, dtype="int64")
+            codes[pos:pos + k] = names.map(id_codes).to_numpy()
+        pos += k
+    if pos == 0:
+        raise DataError(f"{path}: the file has a header but no data rows")
+    values = values[:pos]
+    times = times[:pos] if times is not None else None
+    if codes is None:
+        groups = [(DEFAULT_SERIES_ID, None)]  # one series: every row, no copy
+    else:
+        order = np.argsort(codes[:pos], kind="stable")  # rows of each series, in file order
+        bounds = np.cumsum(np.bincount(codes[:pos], minlength=len(id_codes)))
+        groups = [(name, order[(bounds[c - 1] if c else 0):bounds[c]])
+                  for name, c in id_codes.items()]
 
     series: list[Series] = []
     freqs: dict[str, str | int | None] = {}
-    for sid in pd.unique(ids):
-        rows = np.flatnonzero(ids == sid)
+    for sid, rows in groups:
+        if rows is None:
+            rows = np.arange(len(values))
+            vals = values
+        else:
+            vals = values[rows]
         label = f"series '{sid}'" if series_col else "the series"
         if times is None:
             ds = pd.Index(np.arange(len(rows), dtype="int64"))
         else:
-            ds = pd.Index(times.iloc[rows])
+            ds = pd.Index(times[rows])
             if isinstance(ds, pd.DatetimeIndex) or pd.api.types.is_integer_dtype(ds):
                 dup = ds.duplicated()
                 if dup.any():
@@ -273,9 +302,8 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
                                     f"{ds[k]} in {label}")
                 if not ds.is_monotonic_increasing:
                     order = np.argsort(ds.to_numpy(), kind="stable")
-                    rows, ds = rows[order], ds[order]
+                    rows, ds, vals = rows[order], ds[order], vals[order]
                     notes.append(f"{label}: rows were not in time order; sorted by '{time_col}'")
-        vals = values[rows]
         nan_rows = np.isnan(vals).any(axis=1)
         if nan_rows.any():
             first = int(np.flatnonzero(nan_rows)[0])
