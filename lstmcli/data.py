@@ -284,33 +284,30 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
     series: list[Series] = []
     freqs: dict[str, str | int | None] = {}
     for sid, rows in groups:
-        if rows is None:
-            rows = np.arange(len(values))
-            vals = values
-        else:
-            vals = values[rows]
         label = f"series '{sid}'" if series_col else "the series"
+        vals = values if rows is None else values[rows]
         if times is None:
-            ds = pd.Index(np.arange(len(rows), dtype="int64"))
+            ds = pd.Index(np.arange(len(vals), dtype="int64"))
         else:
-            ds = pd.Index(times[rows])
-            if isinstance(ds, pd.DatetimeIndex) or pd.api.types.is_integer_dtype(ds):
-                dup = ds.duplicated()
-                if dup.any():
-                    k = int(np.flatnonzero(dup)[0])
-                    raise DataError(f"{path}: line {_line(rows[k])}: duplicate timestamp "
-                                    f"{ds[k]} in {label}")
-                if not ds.is_monotonic_increasing:
-                    order = np.argsort(ds.to_numpy(), kind="stable")
-                    rows, ds, vals = rows[order], ds[order], vals[order]
-                    notes.append(f"{label}: rows were not in time order; sorted by '{time_col}'")
+            ds = pd.Index(times if rows is None else times[rows])
+            if not ds.is_monotonic_increasing:
+                order = np.argsort(ds.to_numpy(), kind="stable")
+                rows = order if rows is None else rows[order]
+                ds, vals = ds[order], vals[order]
+                notes.append(f"{label}: rows were not in time order; sorted by '{time_col}'")
+            same = np.flatnonzero(ds[1:] == ds[:-1])  # sorted: duplicates are neighbours
+            if len(same):
+                k = int(same[0]) + 1
+                line = _line(k if rows is None else rows[k])
+                raise DataError(f"{path}: line {line}: duplicate timestamp {ds[k]} in {label}")
         nan_rows = np.isnan(vals).any(axis=1)
         if nan_rows.any():
             first = int(np.flatnonzero(nan_rows)[0])
             col = columns[int(np.flatnonzero(np.isnan(vals[first]))[0])]
             count = int(np.isnan(vals).sum())
             if spec.missing == "error":
-                raise DataError(f"{path}: line {_line(rows[first])}: missing value in column "
+                line = _line(first if rows is None else rows[first])
+                raise DataError(f"{path}: line {line}: missing value in column "
                                 f"'{col}' ({count} missing in {label}); set data.missing to "
                                 "interpolate, ffill or drop")
             freqs[sid] = _infer_freq(ds)  # infer before dropping rows breaks the spacing
