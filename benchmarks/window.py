@@ -88,12 +88,12 @@ def main() -> None:
             assert out.returncode == 0, out.stderr
             rows["lstmcli train, 1 epoch (stride 50)"].append((s, kb))
         print(f"x_shape reported by window: {summary['x_shape']}")
-        print(f"{'process':48s} {'wall s':>8s} {'peak RSS MiB':>13s} {'x raw':>6s}")
+        print(f"{'process':56s} {'wall s':>8s} {'peak RSS MiB':>13s} {'x raw':>6s}")
         peaks = {}
         for name, vals in rows.items():
             wall = median([v[0] for v in vals])
             peaks[name] = peak = median([v[1] for v in vals]) / 1024
-            print(f"{name:48s} {wall:8.2f} {peak:13.0f} {peak / raw_mib:6.1f}")
+            print(f"{name:56s} {wall:8.2f} {peak:13.0f} {peak / raw_mib:6.1f}")
         base = peaks["baseline: python importing lstmcli's modules and pandas"]
         tf_base = peaks["baseline: python -c 'import keras' (TensorFlow)"]
         win = peaks["lstmcli window (no --out)"] - base
