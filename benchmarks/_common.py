@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -16,27 +17,19 @@ LSTMCLI = str(Path(PY).with_name("lstmcli"))
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
+    """CPU, cores, memory and versions, from what this machine tells (Linux /proc)."""
+    cpu, mem = "unknown CPU", ""
+    with contextlib.suppress(OSError):
+        models = [line.split(":", 1)[1].strip()
+                  for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")]
+        cpu = models[0] if models else cpu
+    with contextlib.suppress(OSError, ValueError, IndexError):
         kb = int(Path("/proc/meminfo").read_text().split()[1])
         mem = f", {kb / 2**20:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    versions = [f"python {platform.python_version()}"]
-    try:
-        import numpy
+    import numpy
 
-        versions.append(f"numpy {numpy.__version__}")
-    except ImportError:
-        pass
+    versions = [f"python {platform.python_version()}", f"numpy {numpy.__version__}"]
     return f"{cpu}, {os.cpu_count()} cores{mem}; {platform.system()} {platform.release()}; " \
            + ", ".join(versions)
 
