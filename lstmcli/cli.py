@@ -4,8 +4,8 @@ This is the only place where an `LstmcliError` becomes an exit code: a user mist
 prints one `error:` line on stderr (a traceback only with --debug).
 """
 
-
 import functools
+import inspect
 import io
 import sys
 import traceback
@@ -81,8 +81,6 @@ def _command(func):
             raise typer.Exit(1) from None
 
     # Typer reads the signature: hide the injected `out` parameter.
-    import inspect
-
     sig = inspect.signature(func)
     run.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values()
                                                 if p.name != "out"])

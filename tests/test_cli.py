@@ -244,6 +244,12 @@ def test_user_errors_are_one_line(cli, tmp_path, args, code, fragment):
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
+def test_debug_adds_the_traceback(cli, tmp_path):
+    cfg = write_yaml(tmp_path / "c.yaml", TINY)
+    result = cli("window", tmp_path / "nope.csv", "-c", cfg, "--debug", code=4)
+    assert "Traceback" in result.stderr and "data file not found" in result.stderr
+
+
 def test_every_command_has_help_with_an_example(cli):
     for command in ("window", "train", "predict", "rollout"):
         assert "Example:" in cli(command, "--help").stdout
