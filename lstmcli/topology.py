@@ -37,10 +37,15 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
     last = len(spec.layers) - 1
     for i, layer in enumerate(spec.layers):
         cell = getattr(layers, _CELLS[layer.type])
+        extra = {}
+        if stateful and layer.type != "simple_rnn":
+            # cuDNN's fused kernel needs right-padded masks and no fully masked row; stateful
+            # layouts pad in front and add masked rows, so they keep the generic kernel.
+            extra["use_cudnn"] = False
         x = cell(layer.units, activation=layer.activation, dropout=layer.dropout,
                  recurrent_dropout=layer.recurrent_dropout,
                  return_sequences=sequences_out or i < last, stateful=stateful,
-                 name=f"{layer.type}_{i}")(x)
+                 name=f"{layer.type}_{i}", **extra)(x)
     for j, dense in enumerate(spec.dense):
         x = layers.Dense(dense.units, activation=dense.activation, name=f"dense_{j}")(x)
     if sequences_out:
