@@ -314,6 +314,33 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
             "seconds": round(time.perf_counter() - t0, 3)}
 
 
+def describe_config(*, config: Path | None = None, run_dir: Path | None = None,
+                    n_features: int | None = None) -> dict:
+    """`lstmcli inspect`: the model a config (or a run directory) builds, explained."""
+    from lstmcli.config import load_config
+    from lstmcli.describe import describe
+
+    if run_dir is not None:
+        from lstmcli.bundle import load_bundle
+
+        bundle = load_bundle(run_dir)
+        cfg = bundle.config
+        features, targets = cfg.data.features, cfg.data.targets
+        info = describe(cfg, features=features, targets=targets)
+        info["run_dir"] = str(run_dir)
+        info["training"] = bundle.meta.get("training", {})
+        return info
+    cfg = load_config(config)
+    if cfg.data.features:
+        features = list(cfg.data.features)
+    else:
+        features = [f"feature_{i}" for i in range(n_features or 1)]
+    targets = list(cfg.data.targets) if cfg.data.targets else features
+    info = describe(cfg, features=features, targets=targets)
+    info["config"] = str(config)
+    return info
+
+
 def _stamp(value) -> str | int:
     return int(value) if isinstance(value, (int, np.integer)) else pd.Timestamp(value).isoformat()
 

@@ -55,8 +55,10 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version,
     """Forecast CSV time series with LSTMs: window, train, predict, rollout."""
 
 
-def _command(func):
+def _command(func=None, *, name: str | None = None):
     """Register a command whose LstmcliErrors become one stderr line and an exit code."""
+    if func is None:
+        return lambda f: _command(f, name=name)
 
     @functools.wraps(func)
     def run(*args, **kwargs):
@@ -84,7 +86,7 @@ def _command(func):
     sig = inspect.signature(func)
     run.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values()
                                                 if p.name != "out"])
-    return app.command()(run)
+    return app.command(name=name)(run)
 
 
 def _require_file(path: Path, what: str) -> None:
@@ -273,6 +275,41 @@ def rollout(
     table, summary = api.rollout(data, model, horizon=horizon)
     _notes(out, summary)
     _emit_table(out, table, summary, out_path)
+
+
+@_command(name="inspect")
+def inspect_model(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config to build "
+                                                "(no data needed).")] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Run directory to "
+                                               "describe instead.")] = None,
+    features: Annotated[int | None, typer.Option(min=1, help="Number of input features when the "
+                                                 "config does not list data.features "
+                                                 "(default 1).")] = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Show the layers a config builds: shapes, parameter counts and their formulas, and
+    whether each recurrent layer stays on the fused cuDNN kernel on a GPU.
+
+    \b
+    Example:
+        lstmcli inspect -c configs/quickstart.yaml
+        lstmcli inspect -m runs/air --json
+    """
+    from lstmcli.api import describe_config
+    from lstmcli.render import inspect_table
+
+    if (config is None) == (model is None):
+        raise typer.BadParameter("give exactly one of --config or --model")
+    info = describe_config(config=config, run_dir=model, n_features=features)
+    if json_out:
+        out.json(info)
+    else:
+        out.render(inspect_table(info))
 
 
 def main() -> None:

@@ -59,9 +59,15 @@ class LayerSpec(_Spec):
 
     type: Literal["lstm", "gru", "simple_rnn"] = "lstm"
     units: int = Field(gt=0)
-    activation: str = "tanh"
+    activation: str = "tanh"  # tanh keeps LSTM/GRU on the fused cuDNN kernel on a GPU
+    # Gate activation of lstm/gru (simple_rnn has no gates). None: sigmoid, Keras's default.
+    recurrent_activation: str | None = None
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     recurrent_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    # Also read the window backwards and concatenate both outputs (encoder side only).
+    bidirectional: bool = False
+    # L2 penalty on the input and recurrent kernels.
+    l2: float = Field(default=0.0, ge=0.0)
 
 
 class DenseSpec(_Spec):
@@ -76,7 +82,10 @@ class ModelSpec(_Spec):
     # Dense head of horizon x targets values.
     # many_to_many: every layer returns sequences and the head predicts the next step at
     # every time step (the natural shape for stateful training and state warm-up).
-    topology: Literal["many_to_one", "many_to_many"] = "many_to_one"
+    # direct: many_to_one named for what it is used for - all `horizon` steps in one shot.
+    # one_to_many: the window flattened into one vector, repeated `horizon` times
+    # (RepeatVector), recurrent layers returning sequences, a head at every output step.
+    topology: Literal["many_to_one", "many_to_many", "direct", "one_to_many"] = "many_to_one"
     layers: list[LayerSpec] = Field(min_length=1)
     dense: list[DenseSpec] = Field(default_factory=list)
 
@@ -134,6 +143,22 @@ class Config(_Spec):
         if reason and self.window.horizon != 1:
             raise ValueError(f"window.horizon: {reason}; longer forecasts come from `lstmcli "
                              f"rollout`. Set window.horizon: 1. Received: {self.window.horizon}")
+        for i, layer in enumerate(self.model.layers):
+            where = f"model.layers[{i}]"
+            if layer.type == "simple_rnn" and layer.recurrent_activation is not None:
+                raise ValueError(f"{where}.recurrent_activation: simple_rnn has no gates; remove "
+                                 "it or use type: lstm or gru")
+            if layer.bidirectional and (self.model.topology == "many_to_many"
+                                        or self.training.mode == "stateful"):
+                raise ValueError(f"{where}.bidirectional: a backward pass would let every step "
+                                 "see the future it is asked to predict (many_to_many and "
+                                 "stateful models predict step by step); use it with "
+                                 "many_to_one, direct or one_to_many, or remove it")
+        if self.training.mode == "stateful" and self.model.topology not in ("many_to_one",
+                                                                              "many_to_many"):
+            raise ValueError(f"model.topology: {self.model.topology} emits the whole horizon "
+                             "from one window and has no state to carry; stateful training needs "
+                             "many_to_many (recommended) or many_to_one")
         if self.training.mode == "stateless" and self.training.chunk_length is not None:
             raise ValueError("training.chunk_length: only used with training.mode: stateful; "
                              "remove it or set the mode")

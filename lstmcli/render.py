@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 PREVIEW = 3  # windows shown
 
@@ -56,3 +57,26 @@ def window_table(ws, config) -> Group:
                f"{targs}; the first target of sample 0 is at {ds[0]}")
     preview.caption = caption
     return Group(shapes, preview)
+
+
+def inspect_table(info: dict) -> Group:
+    """The layers of a model with shapes, parameter formulas and cuDNN eligibility."""
+    table = Table(title=f"{info['topology']} ({info['mode']})", show_edge=False)
+    for col in ("layer", "type", "output shape", "params", "params from", "cuDNN on GPU"):
+        table.add_column(col)
+    off_cudnn = []
+    for row in info["layers"]:
+        cudnn = row.get("cudnn")
+        mark = "" if "cudnn" not in row else ("yes" if cudnn else
+                                               "n/a" if cudnn is None else "NO, see below")
+        if "cudnn" in row and cudnn is False:
+            off_cudnn.append(f"{row['name']}: {row['cudnn_reason']}")
+        table.add_row(row["name"], row["type"], str(row["output_shape"]), str(row["params"]),
+                      row["formula"], mark)
+    lines = [f"input  {info['input_meaning']}", f"output {info['output_meaning']}",
+             f"total parameters: {info['total_params']}", *off_cudnn]
+    lines += [f"{kind} parameters = {text}" for kind, text in info["formulas"].items()]
+    if info["mode"] == "stateful":
+        lines.append(f"stateful: batch size {info['batch_size']}, chunk length "
+                     f"{info['chunk_length']}; state reset at each epoch and row-group start")
+    return Group(table, *(Text(line) for line in lines))  # Text: no markup in "[batch, ...]"

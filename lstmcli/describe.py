@@ -1,0 +1,100 @@
+"""What a config builds, layer by layer: shapes, parameter counts with their formulas, and
+whether each recurrent layer can run on the fused cuDNN kernel on a GPU."""
+
+from __future__ import annotations
+
+from lstmcli.config import Config
+
+# Parameters of one recurrent layer with `u` units reading `i` inputs (bias included).
+_FORMULAS = {
+    "LSTM": ("4·units·(units + inputs + 1)", lambda u, i: 4 * u * (u + i + 1)),
+    "GRU": ("3·units·(units + inputs + 2)", lambda u, i: 3 * u * (u + i + 2)),  # reset_after
+    "SimpleRNN": ("units·(units + inputs + 1)", lambda u, i: u * (u + i + 1)),
+}
+
+
+def cudnn_status(layer) -> tuple[bool | None, str]:
+    """(eligible, reason) under Keras 3's conditions for the fused kernel. None: no such
+    kernel for this layer type."""
+    kind = type(layer).__name__
+    if kind not in ("LSTM", "GRU"):
+        return None, "no cuDNN kernel for this layer type"
+    cfg = layer.get_config()
+    reasons = []
+    if getattr(layer, "use_cudnn", "auto") is False:
+        reasons.append("use_cudnn=False (stateful layouts pad in front with masked steps)")
+    if cfg["activation"] != "tanh":
+        reasons.append(f"activation is {cfg['activation']}, not tanh")
+    if cfg["recurrent_activation"] != "sigmoid":
+        reasons.append(f"recurrent_activation is {cfg['recurrent_activation']}, not sigmoid")
+    if cfg["recurrent_dropout"]:
+        reasons.append(f"recurrent_dropout is {cfg['recurrent_dropout']}, not 0")
+    if cfg.get("unroll"):
+        reasons.append("unroll is on")
+    if not cfg.get("use_bias", True):
+        reasons.append("use_bias is off")
+    if kind == "GRU" and not cfg.get("reset_after", True):
+        reasons.append("reset_after is off")
+    if reasons:
+        return False, "; ".join(reasons) + " -> generic kernel (much slower on a GPU)"
+    return True, "fused cuDNN kernel on a GPU"
+
+
+def _row(layer) -> dict:
+    params = int(layer.count_params())
+    row = {"name": layer.name, "type": type(layer).__name__,
+           "output_shape": list(layer.output.shape), "params": params, "formula": ""}
+    inner = getattr(layer, "forward_layer", None) or layer
+    kind = type(inner).__name__
+    if kind in _FORMULAS:
+        inputs = int(inner.cell.kernel.shape[0])
+        copies = 2 if inner is not layer else 1
+        twice = "2 × " if copies == 2 else ""
+        row["type"] = f"Bidirectional({kind})" if copies == 2 else kind
+        row["formula"] = f"{twice}{_fill(kind, inner.units, inputs)} = {params}"
+        row["cudnn"], row["cudnn_reason"] = cudnn_status(inner)
+    elif kind == "Dense":
+        inputs = int(layer.kernel.shape[0])
+        row["formula"] = f"({inputs} + 1)·{layer.units} = {params}"
+    return row
+
+
+def _fill(kind: str, u: int, i: int) -> str:
+    return {"LSTM": f"4·{u}·({u} + {i} + 1)", "GRU": f"3·{u}·({u} + {i} + 2)",
+            "SimpleRNN": f"{u}·({u} + {i} + 1)"}[kind]
+
+
+def describe(config: Config, *, features: list[str], targets: list[str]) -> dict:
+    """Build the model the config describes and explain it."""
+    from lstmcli.topology import build_model
+
+    stateful = config.training.mode == "stateful"
+    w = config.window
+    model = build_model(config.model, look_back=w.look_back, n_features=len(features),
+                        horizon=w.horizon, n_targets=len(targets), stateful=stateful,
+                        batch_size=config.training.batch_size)
+    rows = [_row(layer) for layer in model.layers]
+    shape = list(model.inputs[0].shape)
+    if stateful:
+        meaning = (f"[batch, time_steps, features] = {shape}: a fixed batch of "
+                   f"{shape[0]} rows (series or segments side by side; training.batch_size), "
+                   f"any number of steps (fed in chunks of {config.chunk_length}), "
+                   f"{len(features)} features {features}")
+    else:
+        steps = "any number of" if shape[1] is None else f"{shape[1]} consecutive"
+        meaning = (f"[batch, time_steps, features] = {shape}: each sample is {steps} steps "
+                   f"(look_back {w.look_back}) of the {len(features)} features {features}")
+    out = list(model.outputs[0].shape)
+    return {
+        "topology": config.model.topology, "mode": config.training.mode,
+        "batch_size": config.training.batch_size,
+        "chunk_length": config.chunk_length if stateful else None,
+        "input_shape": shape, "input_meaning": meaning, "output_shape": out,
+        "output_meaning": (f"{out}: the next step of the targets {targets} after every input "
+                           "step" if out[1] is None else
+                           f"{out}: {out[1]} step(s) ahead of the targets {targets}"),
+        "layers": rows, "total_params": int(model.count_params()),
+        "formulas": {k: v[0] for k, v in _FORMULAS.items()
+                     if any(k in r["type"] for r in rows)} | (
+            {"Dense": "(inputs + 1)·units"} if any(r["type"] == "Dense" for r in rows) else {}),
+    }
