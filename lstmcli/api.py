@@ -194,8 +194,10 @@ def split_windows(frame: Frame, config: Config) -> tuple[Scaler, TrainData, list
         train_starts.append(offset + starts[starts + w.look_back + w.horizon <= n_train])
         val_starts.append(offset + starts[starts + w.look_back >= n_train])
     train_starts, val_starts = np.concatenate(train_starts), np.concatenate(val_starts)
+    teacher = config.model.topology == "seq2seq" and config.model.teacher_forcing
     common = dict(look_back=w.look_back, horizon=w.horizon, feature_idx=frame.feature_idx,
-                  target_idx=frame.target_idx, per_step=per_step, batch_size=t.batch_size)
+                  target_idx=frame.target_idx, per_step=per_step, batch_size=t.batch_size,
+                  teacher=teacher)
     train = window_dataset(flat, train_starts, shuffle=t.shuffle, seed=t.seed, **common)
     val = None
     if t.validation > 0 and len(val_starts):
@@ -260,12 +262,18 @@ def stateful_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, li
     return scaler, data, notes
 
 
+def first_inputs(frame: Frame) -> list[int | None]:
+    """For each target, its feature column (None if it is not a feature): what a seq2seq
+    decoder reads at its first step."""
+    return [frame.features.index(t) if t in frame.features else None for t in frame.targets]
+
+
 def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int | None = None,
           seed: int | None = None, force: bool = False, on_epoch=None) -> dict:
     """Train a model on a CSV and write the run directory `out`. Returns a summary."""
     from lstmcli.backend import versions
     from lstmcli.bundle import check_writable, save_bundle
-    from lstmcli.topology import build_model
+    from lstmcli.topology import build_model, copy_weights
     from lstmcli.train import fit, seed_everything
 
     out = Path(out)
@@ -284,10 +292,19 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
     scaler, data, notes = (stateful_layout if stateful else split_windows)(frame, config)
 
     w = config.window
-    model = build_model(config.model, look_back=w.look_back, n_features=len(frame.features),
-                        horizon=w.horizon, n_targets=len(frame.targets), stateful=stateful,
-                        batch_size=config.training.batch_size)
-    result = fit(model, data, config.training, on_epoch=on_epoch)
+    shape = dict(look_back=w.look_back, n_features=len(frame.features), horizon=w.horizon,
+                 n_targets=len(frame.targets), stateful=stateful,
+                 batch_size=config.training.batch_size, first_input=first_inputs(frame))
+    model = build_model(config.model, **shape)
+    fitted = model
+    if config.model.topology == "seq2seq" and config.model.teacher_forcing:
+        fitted = build_model(config.model, **shape, teacher_forcing=True)  # training variant
+    jit = config.training.jit_compile
+    if jit is None:
+        jit = config.model.topology != "seq2seq"
+    result = fit(fitted, data, config.training, on_epoch=on_epoch, jit_compile=jit)
+    if fitted is not model:
+        copy_weights(fitted, model)  # the saved model always feeds its own predictions back
 
     training = {"mode": config.training.mode, "epochs_run": len(result.history),
                 "best_epoch": result.best_epoch, "monitor": result.monitor,

@@ -85,9 +85,24 @@ class ModelSpec(_Spec):
     # direct: many_to_one named for what it is used for - all `horizon` steps in one shot.
     # one_to_many: the window flattened into one vector, repeated `horizon` times
     # (RepeatVector), recurrent layers returning sequences, a head at every output step.
-    topology: Literal["many_to_one", "many_to_many", "direct", "one_to_many"] = "many_to_one"
+    # seq2seq: `layers` are the encoder; each encoder layer's final states initialise the
+    # matching decoder layer, which emits `horizon` steps, each fed the previous step's output.
+    topology: Literal["many_to_one", "many_to_many", "direct", "one_to_many",
+                      "seq2seq"] = "many_to_one"
     layers: list[LayerSpec] = Field(min_length=1)
     dense: list[DenseSpec] = Field(default_factory=list)
+    # seq2seq only: decoder layers, one per encoder layer. None: the encoder's types and
+    # units (twice the units after a bidirectional encoder layer).
+    decoder: list[LayerSpec] | None = None
+    # seq2seq only: in training, feed the decoder the true previous value instead of its
+    # own prediction (faster to learn; inference always feeds its own predictions back).
+    teacher_forcing: bool = False
+
+    def decoder_layers(self) -> list[LayerSpec]:
+        if self.decoder is not None:
+            return list(self.decoder)
+        return [LayerSpec(type=e.type, units=e.units * (2 if e.bidirectional else 1))
+                for e in self.layers]
 
 
 class OptimizerSpec(_Spec):
@@ -118,9 +133,9 @@ class TrainingSpec(_Spec):
     validation: float = Field(default=0.1, ge=0.0, lt=0.9)
     shuffle: bool = True
     seed: int = 42
-    # Compile the training step with XLA: about 2x faster epochs on CPU, same model; turn
-    # off to debug or when a layer is not supported by XLA.
-    jit_compile: bool = True
+    # Compile the training step with XLA: about 2x faster epochs on CPU, same model. None:
+    # on, except for seq2seq, whose unrolled decoder takes XLA ~20 s to compile.
+    jit_compile: bool | None = None
 
 
 class Config(_Spec):
@@ -154,6 +169,7 @@ class Config(_Spec):
                                  "see the future it is asked to predict (many_to_many and "
                                  "stateful models predict step by step); use it with "
                                  "many_to_one, direct or one_to_many, or remove it")
+        self._check_seq2seq()
         if self.training.mode == "stateful" and self.model.topology not in ("many_to_one",
                                                                               "many_to_many"):
             raise ValueError(f"model.topology: {self.model.topology} emits the whole horizon "
@@ -163,6 +179,29 @@ class Config(_Spec):
             raise ValueError("training.chunk_length: only used with training.mode: stateful; "
                              "remove it or set the mode")
         return self
+
+    def _check_seq2seq(self) -> None:
+        m = self.model
+        if m.topology != "seq2seq":
+            for key, value in (("decoder", m.decoder), ("teacher_forcing", m.teacher_forcing)):
+                if value:
+                    raise ValueError(f"model.{key}: only used with model.topology: seq2seq")
+            return
+        decoder = m.decoder_layers()
+        if len(decoder) != len(m.layers):
+            raise ValueError(f"model.decoder: each encoder layer passes its states to one decoder "
+                             f"layer, so give {len(m.layers)} decoder layer(s). "
+                             f"Received: {len(decoder)}")
+        for i, (enc, dec) in enumerate(zip(m.layers, decoder, strict=True)):
+            need = enc.units * (2 if enc.bidirectional else 1)
+            if dec.bidirectional:
+                raise ValueError(f"model.decoder[{i}].bidirectional: the decoder runs forward "
+                                 "one step at a time, feeding its own output back; a backward "
+                                 "pass has nothing to read. Remove it")
+            if dec.type != enc.type or dec.units != need:
+                raise ValueError(f"model.decoder[{i}]: it starts from the states of "
+                                 f"model.layers[{i}], so it must be type {enc.type} with {need} "
+                                 f"units. Received: type {dec.type}, units {dec.units}")
 
     @property
     def chunk_length(self) -> int:

@@ -30,7 +30,7 @@ def cudnn_status(layer) -> tuple[bool | None, str]:
     if cfg["recurrent_dropout"]:
         reasons.append(f"recurrent_dropout is {cfg['recurrent_dropout']}, not 0")
     if cfg.get("unroll"):
-        reasons.append("unroll is on")
+        reasons.append("unroll is on (a seq2seq decoder step reads one time step: no gain)")
     if not cfg.get("use_bias", True):
         reasons.append("use_bias is off")
     if kind == "GRU" and not cfg.get("reset_after", True):
@@ -42,8 +42,11 @@ def cudnn_status(layer) -> tuple[bool | None, str]:
 
 def _row(layer) -> dict:
     params = int(layer.count_params())
+    out = layer.output  # of the first call (a seq2seq decoder layer is called once per step)
+    out = out[0] if isinstance(out, (list, tuple)) else out  # return_state: [output, *states]
     row = {"name": layer.name, "type": type(layer).__name__,
-           "output_shape": list(layer.output.shape), "params": params, "formula": ""}
+           "output_shape": list(out.shape), "params": params, "formula": "",
+           "calls": len(layer._inbound_nodes)}
     inner = getattr(layer, "forward_layer", None) or layer
     kind = type(inner).__name__
     if kind in _FORMULAS:
@@ -55,7 +58,10 @@ def _row(layer) -> dict:
         row["cudnn"], row["cudnn_reason"] = cudnn_status(inner)
     elif kind == "Dense":
         inputs = int(layer.kernel.shape[0])
-        row["formula"] = f"({inputs} + 1)·{layer.units} = {params}"
+        row["formula"] = (f"({inputs} + 1)·{layer.units} = {params}" if layer.use_bias
+                          else f"{inputs}·{layer.units} = {params}")
+        if not layer.trainable:
+            row["formula"] += " (fixed)"
     return row
 
 
@@ -70,9 +76,10 @@ def describe(config: Config, *, features: list[str], targets: list[str]) -> dict
 
     stateful = config.training.mode == "stateful"
     w = config.window
+    first = [features.index(t) if t in features else None for t in targets]
     model = build_model(config.model, look_back=w.look_back, n_features=len(features),
                         horizon=w.horizon, n_targets=len(targets), stateful=stateful,
-                        batch_size=config.training.batch_size)
+                        batch_size=config.training.batch_size, first_input=first)
     rows = [_row(layer) for layer in model.layers]
     shape = list(model.inputs[0].shape)
     if stateful:

@@ -25,12 +25,14 @@ def stack_series(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def window_dataset(flat: np.ndarray, starts: np.ndarray, *, look_back: int, horizon: int,
                    feature_idx: list[int], target_idx: list[int], per_step: bool,
-                   batch_size: int, shuffle: bool, seed: int):
+                   batch_size: int, shuffle: bool, seed: int, teacher: bool = False):
     """(x, y) batches for the windows starting at rows `starts` of `flat`.
 
     x: (batch, look_back, features) = flat[s : s + look_back, feature_idx]
     y: (batch, horizon, targets)    = flat[s + look_back : s + look_back + horizon, target_idx]
        or, for per-step models,       flat[s + 1 : s + look_back + 1, target_idx]
+    teacher=True: x becomes (window, previous targets), the latter
+       flat[s + look_back - 1 : s + look_back + horizon - 1, target_idx] (teacher forcing).
     """
     import_keras()
     import tensorflow as tf  # noqa: TID253
@@ -50,6 +52,10 @@ def window_dataset(flat: np.ndarray, starts: np.ndarray, *, look_back: int, hori
             x = tf.gather(x, f_idx, axis=2)
         if t_idx is not None:
             y = tf.gather(y, t_idx, axis=2)
+        if teacher:
+            prev = tf.gather(data, s[:, None] + y_off - 1)
+            prev = prev if t_idx is None else tf.gather(prev, t_idx, axis=2)
+            return (x, prev), y
         return x, y
 
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(starts, dtype="int64"))

@@ -71,8 +71,9 @@ def inspect_table(info: dict) -> Group:
                                                "n/a" if cudnn is None else "NO, see below")
         if "cudnn" in row and cudnn is False:
             off_cudnn.append(f"{row['name']}: {row['cudnn_reason']}")
-        table.add_row(row["name"], row["type"], str(row["output_shape"]), str(row["params"]),
-                      row["formula"], mark)
+        calls = f" ×{row['calls']} calls" if row.get("calls", 1) > 1 else ""
+        table.add_row(row["name"], row["type"] + calls, str(row["output_shape"]),
+                      str(row["params"]), row["formula"], mark)
     lines = [f"input  {info['input_meaning']}", f"output {info['output_meaning']}",
              f"total parameters: {info['total_params']}", *off_cudnn]
     lines += [f"{kind} parameters = {text}" for kind, text in info["formulas"].items()]

@@ -11,7 +11,8 @@ _CELLS = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
 
 def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: int,
                 n_targets: int, stateful: bool = False, batch_size: int | None = None,
-                per_step: bool = False):
+                per_step: bool = False, first_input: list[int | None] | None = None,
+                teacher_forcing: bool = False):
     """Build the topology in `spec`.
 
     many_to_one: (batch, look_back, features) -> (batch, horizon, targets). Every recurrent
@@ -32,9 +33,16 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
     axis and a Masking layer in front, so padding steps (value PAD) leave the state as it is.
     per_step=True builds the many_to_many form of a many_to_one model with the same weights
     (horizon must be 1): used to read a stateful model's prediction at every step.
+
+    seq2seq: see `_seq2seq`; `first_input` maps each target to its feature column (None when
+    a target is not a feature), `teacher_forcing` builds the two-input training variant.
     """
     keras = import_keras()
     layers = keras.layers
+    if spec.topology == "seq2seq":
+        return _seq2seq(keras, spec, look_back=look_back, n_features=n_features,
+                        horizon=horizon, n_targets=n_targets, first_input=first_input,
+                        teacher_forcing=teacher_forcing)
     sequences_out = per_step or spec.topology == "many_to_many"
     time_steps = None if (stateful or sequences_out) else look_back
     inputs = keras.Input(batch_shape=(batch_size if stateful else None, time_steps, n_features),
@@ -58,12 +66,13 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
     return keras.Model(inputs, outputs, name=spec.topology)
 
 
-def _recurrent(keras, layer, *, name: str, stateful: bool, return_sequences: bool):
+def _recurrent(keras, layer, *, name: str, stateful: bool, return_sequences: bool,
+               return_state: bool = False, unroll: bool = False):
     """One recurrent layer from its spec, wrapped in Bidirectional when asked."""
     cell = getattr(keras.layers, _CELLS[layer.type])
     kw = dict(activation=layer.activation, dropout=layer.dropout,
               recurrent_dropout=layer.recurrent_dropout, return_sequences=return_sequences,
-              stateful=stateful)
+              return_state=return_state, stateful=stateful, unroll=unroll)
     if layer.recurrent_activation is not None:
         kw["recurrent_activation"] = layer.recurrent_activation
     if layer.l2 > 0:
@@ -76,6 +85,78 @@ def _recurrent(keras, layer, *, name: str, stateful: bool, return_sequences: boo
     if layer.bidirectional:
         return keras.layers.Bidirectional(cell(layer.units, **kw), name=name)
     return cell(layer.units, name=name, **kw)
+
+
+def _seq2seq(keras, spec: ModelSpec, *, look_back: int, n_features: int, horizon: int,
+             n_targets: int, first_input: list[int | None] | None, teacher_forcing: bool):
+    """Encoder-decoder: (batch, look_back, features) -> (batch, horizon, targets).
+
+    The encoder layers run over the window; each one's final states (return_state) become the
+    initial state of the matching decoder layer. The decoder is unrolled for `horizon` steps
+    with shared weights: step h reads the previous step's prediction (step 0 reads the
+    targets' values at the last input step), carries its own states to step h + 1, and a
+    Dense head turns its output into the targets. With `teacher_forcing` the model takes a
+    second input, (batch, horizon, targets), whose step h (h >= 1) replaces the prediction of
+    step h - 1: the training variant; inference always uses the free-running model. Only
+    standard layers are used, so the model loads with safe_mode=True.
+    """
+    import numpy as np
+
+    layers = keras.layers
+    window = keras.Input(shape=(look_back, n_features), name="window")
+    inputs = [window]
+    x, states = window, []
+    last = len(spec.layers) - 1
+    for i, layer in enumerate(spec.layers):
+        out = _recurrent(keras, layer, name=f"encoder_{i}", stateful=False,
+                         return_sequences=i < last, return_state=True)(x)
+        x, st = out[0], list(out[1:])
+        if layer.bidirectional:  # [forward states..., backward states...] -> concatenated
+            half = len(st) // 2
+            st = [layers.Concatenate(name=f"encoder_{i}_state_{k}")([st[k], st[k + half]])
+                  for k in range(half)]
+        states.append(st)
+    # Step 0's input: the targets' values at the last input step (0 for a target that is not
+    # a feature), picked by a fixed selection matrix.
+    select = np.zeros((n_features, n_targets), dtype="float32")
+    for t, f in enumerate(first_input or [None] * n_targets):
+        if f is not None:
+            select[f, t] = 1.0
+    last_step = layers.Cropping1D((look_back - 1, 0), name="last_step")(window)
+    prev = layers.Dense(n_targets, use_bias=False, trainable=False, name="first_input",
+                        kernel_initializer=keras.initializers.Constant(select))(last_step)
+    if teacher_forcing:
+        teacher = keras.Input(shape=(horizon, n_targets), name="previous_targets")
+        inputs.append(teacher)
+    # Each decoder call reads one step: unrolled, it is a plain cell call instead of a
+    # one-iteration while loop (tracing the 12-step decoder took ~20 s as loops, far less so).
+    decoders = [_recurrent(keras, d, name=f"decoder_{j}", stateful=False,
+                           return_sequences=True, return_state=True, unroll=True)
+                for j, d in enumerate(spec.decoder_layers())]
+    dense = [layers.Dense(d.units, activation=d.activation, name=f"dense_{j}")
+             for j, d in enumerate(spec.dense)]
+    head = layers.Dense(n_targets, name="head")
+    outputs = []
+    for h in range(horizon):
+        if teacher_forcing and h > 0:
+            prev = layers.Cropping1D((h, horizon - h - 1), name=f"teacher_{h}")(teacher)
+        z = prev
+        for j, dec in enumerate(decoders):
+            out = dec(z, initial_state=states[j])
+            z, states[j] = out[0], list(out[1:])
+        for d in dense:
+            z = d(z)
+        prev = head(z)  # (batch, 1, targets)
+        outputs.append(prev)
+    out = outputs[0] if horizon == 1 else layers.Concatenate(axis=1, name="forecast")(outputs)
+    return keras.Model(inputs, out, name="seq2seq")
+
+
+def copy_weights(source, target) -> None:
+    """Copy weights layer by layer, by name (for models of different wiring)."""
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
 
 
 def reset_states(model) -> None:
