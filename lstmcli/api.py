@@ -23,7 +23,7 @@ import pandas as pd
 
 from lstmcli.config import Config, DataSpec
 from lstmcli.data import INDEX_TIME_NAME, Frame, future_index, read_series
-from lstmcli.errors import DataError, ModelError
+from lstmcli.errors import ConfigError, DataError, ModelError
 from lstmcli.files import write_atomic
 from lstmcli.scaling import Scaler
 from lstmcli.train import TrainData
@@ -90,6 +90,10 @@ def _text(stamp) -> str:
 def make_window_set(data_path: str | Path, config: Config) -> WindowSet:
     """The windows of every series, as `create_dataset` would cut them (raw units)."""
     t0 = time.perf_counter()
+    if config.variable_length:
+        raise ConfigError("window.look_back is null (variable-length sequences): each series "
+                          "is one whole sequence, so there are no fixed windows to cut; "
+                          "`lstmcli inspect` shows the model's input shape")
     frame = read_series(data_path, config.data)
     t1 = time.perf_counter()
     w = config.window
@@ -268,6 +272,37 @@ def first_inputs(frame: Frame) -> list[int | None]:
     return [frame.features.index(t) if t in frame.features else None for t in frame.targets]
 
 
+def sequence_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, list[str]]:
+    """Variable-length sequences: each series' training rows are one sample of its own
+    length; batches hold sequences of one length (or are padded, masked, when asked)."""
+    from lstmcli.pipeline import sequence_batches, sequence_dataset
+    from lstmcli.stateful import training_callbacks
+
+    t = config.training
+    used, notes = _usable_series(frame, config, 2)
+    scaler = _fit_scaler(frame, config, used)
+    scaled = [scaler.transform(s.values) for s, _ in used]
+    rows = [v[:n] for v, (_, n) in zip(scaled, used, strict=True)]
+    batches = sequence_batches(rows, batch_size=t.batch_size, padding=config.window.padding,
+                               feature_idx=frame.feature_idx, target_idx=frame.target_idx)
+    lengths = sorted({len(r) for r in rows})
+    notes.append(f"variable-length sequences: {len(rows)} series of {lengths[0]}-{lengths[-1]} "
+                 f"training steps in {len(batches)} batch(es)" +
+                 (", padded to the longest in each batch (masked)" if config.window.padding
+                  else " of equal-length sequences, no padding"))
+    val_rows = scaled if t.validation > 0 else None
+    callbacks = training_callbacks(chunks=1, config=config, val_rows=val_rows,
+                                   train_steps=[n for _, n in used],
+                                   feature_idx=frame.feature_idx, target_idx=frame.target_idx)
+    n = sum(len(b[0]) for b in batches)
+    data = TrainData(x=sequence_dataset(batches, shuffle=t.shuffle, seed=t.seed), y=None,
+                     batch_size=t.batch_size, shuffle=t.shuffle, n_train=n,
+                     x_shape=[n, None, len(frame.features)], y_shape=[n, None, len(frame.targets)],
+                     callbacks=callbacks, validates_itself=val_rows is not None,
+                     steps_per_execution=1)  # batches differ in length
+    return scaler, data, notes
+
+
 def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int | None = None,
           seed: int | None = None, force: bool = False, on_epoch=None) -> dict:
     """Train a model on a CSV and write the run directory `out`. Returns a summary."""
@@ -289,19 +324,22 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
     config = _resolved(config, frame)
     stateful = config.training.mode == "stateful"
     seed_everything(config.training.seed)
-    scaler, data, notes = (stateful_layout if stateful else split_windows)(frame, config)
+    layout = (stateful_layout if stateful else sequence_layout if config.variable_length
+              else split_windows)
+    scaler, data, notes = layout(frame, config)
 
     w = config.window
     shape = dict(look_back=w.look_back, n_features=len(frame.features), horizon=w.horizon,
                  n_targets=len(frame.targets), stateful=stateful,
-                 batch_size=config.training.batch_size, first_input=first_inputs(frame))
+                 batch_size=config.training.batch_size, first_input=first_inputs(frame),
+                 masking=config.window.padding)
     model = build_model(config.model, **shape)
     fitted = model
     if config.model.topology == "seq2seq" and config.model.teacher_forcing:
         fitted = build_model(config.model, **shape, teacher_forcing=True)  # training variant
     jit = config.training.jit_compile
-    if jit is None:
-        jit = config.model.topology != "seq2seq"
+    if jit is None:  # XLA compiles once per batch shape: not for varying lengths
+        jit = config.model.topology != "seq2seq" and not config.variable_length
     result = fit(fitted, data, config.training, on_epoch=on_epoch, jit_compile=jit)
     if fitted is not model:
         copy_weights(fitted, model)  # the saved model always feeds its own predictions back
@@ -434,6 +472,12 @@ def _stateful_steps(bundle, frame: Frame) -> tuple[np.ndarray, list, list[str]]:
     return run_history(twin, rows), used, []
 
 
+def _runs_whole_history(bundle) -> bool:
+    """Stateful and variable-length models read each series' whole history (through a
+    stateful twin: identical to running the full sequence from a zero state)."""
+    return bundle.config.training.mode == "stateful" or bundle.config.variable_length
+
+
 def _per_step_model(bundle) -> bool:
     return bundle.config.model.topology == "many_to_many"
 
@@ -469,7 +513,7 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
     bundle, frame = _load(run_dir, data_path)
     w = bundle.config.window
     records: list[dict] = []
-    if bundle.config.training.mode == "stateful":
+    if _runs_whole_history(bundle):
         out, used, notes = _stateful_steps(bundle, frame)
         longest = out.shape[1]
         for i, s in enumerate(used):
@@ -540,7 +584,7 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
 
     w = bundle.config.window
     order = [frame.targets.index(f) for f in frame.features]  # target order -> feature order
-    if bundle.config.training.mode == "stateful":
+    if _runs_whole_history(bundle):
         from lstmcli.stateful import inference_twin, warm_up_rollout
 
         used, notes = list(frame.series), []

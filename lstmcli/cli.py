@@ -16,7 +16,7 @@ import typer
 
 from lstmcli import __version__
 from lstmcli.console import Output
-from lstmcli.errors import DataError, LstmcliError
+from lstmcli.errors import DataError, LstmcliError, UsageError
 
 app = typer.Typer(
     name="lstmcli",
@@ -304,7 +304,7 @@ def inspect_model(
     from lstmcli.render import inspect_table
 
     if (config is None) == (model is None):
-        raise typer.BadParameter("give exactly one of --config or --model")
+        raise UsageError("inspect: give exactly one of --config CFG.yaml or --model RUN_DIR")
     info = describe_config(config=config, run_dir=model, n_features=features)
     if json_out:
         out.json(info)

@@ -49,9 +49,14 @@ class DataSpec(_Spec):
 class WindowSpec(_Spec):
     """How a series becomes [samples, time_steps, features] windows."""
 
-    look_back: int = Field(gt=0)  # input time steps per sample
+    # Input time steps per sample. null: variable-length sequences - each series is one
+    # sample of its own length, input shape (None, features); needs many_to_many.
+    look_back: int | None = Field(gt=0)
     horizon: int = Field(default=1, gt=0)  # steps predicted per sample
     stride: int = Field(default=1, gt=0)  # steps between the starts of consecutive samples
+    # Variable-length sequences only: pad each batch to its longest sequence (masked) instead
+    # of batching only sequences of equal length.
+    padding: bool = False
 
 
 class LayerSpec(_Spec):
@@ -170,6 +175,16 @@ class Config(_Spec):
                                  "stateful models predict step by step); use it with "
                                  "many_to_one, direct or one_to_many, or remove it")
         self._check_seq2seq()
+        if self.window.look_back is None:
+            if self.model.topology != "many_to_many" or self.training.mode != "stateless":
+                raise ValueError("window.look_back: null (variable-length sequences) trains on "
+                                 "each whole series and predicts the next step at every step: "
+                                 "it needs model.topology: many_to_many and training.mode: "
+                                 "stateless (for carried state, use training.mode: stateful "
+                                 "with a look_back or chunk_length)")
+        elif self.window.padding:
+            raise ValueError("window.padding: only used with window.look_back: null "
+                             "(variable-length sequences)")
         if self.training.mode == "stateful" and self.model.topology not in ("many_to_one",
                                                                               "many_to_many"):
             raise ValueError(f"model.topology: {self.model.topology} emits the whole horizon "
@@ -204,8 +219,12 @@ class Config(_Spec):
                                  f"units. Received: type {dec.type}, units {dec.units}")
 
     @property
-    def chunk_length(self) -> int:
+    def chunk_length(self) -> int | None:
         return self.training.chunk_length or self.window.look_back
+
+    @property
+    def variable_length(self) -> bool:
+        return self.window.look_back is None
 
 
 def format_loc(loc: tuple[Any, ...]) -> str:

@@ -79,7 +79,8 @@ def describe(config: Config, *, features: list[str], targets: list[str]) -> dict
     first = [features.index(t) if t in features else None for t in targets]
     model = build_model(config.model, look_back=w.look_back, n_features=len(features),
                         horizon=w.horizon, n_targets=len(targets), stateful=stateful,
-                        batch_size=config.training.batch_size, first_input=first)
+                        batch_size=config.training.batch_size, first_input=first,
+                        masking=config.window.padding)
     rows = [_row(layer) for layer in model.layers]
     shape = list(model.inputs[0].shape)
     if stateful:
@@ -88,9 +89,15 @@ def describe(config: Config, *, features: list[str], targets: list[str]) -> dict
                    f"any number of steps (fed in chunks of {config.chunk_length}), "
                    f"{len(features)} features {features}")
     else:
-        steps = "any number of" if shape[1] is None else f"{shape[1]} consecutive"
-        meaning = (f"[batch, time_steps, features] = {shape}: each sample is {steps} steps "
-                   f"(look_back {w.look_back}) of the {len(features)} features {features}")
+        if w.look_back is None:
+            meaning = (f"[batch, time_steps, features] = {shape}: each sample is one whole "
+                       f"series of any length (variable-length sequences) of the "
+                       f"{len(features)} features {features}")
+        else:
+            steps = "any number of" if shape[1] is None else f"{shape[1]} consecutive"
+            meaning = (f"[batch, time_steps, features] = {shape}: each sample is {steps} "
+                       f"steps (look_back {w.look_back}) of the {len(features)} features "
+                       f"{features}")
     out = list(model.outputs[0].shape)
     return {
         "topology": config.model.topology, "mode": config.training.mode,

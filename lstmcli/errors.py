@@ -12,6 +12,12 @@ class LstmcliError(Exception):
     exit_code = 1
 
 
+class UsageError(LstmcliError):
+    """Options that do not fit together (Typer reports the others itself, also with 2)."""
+
+    exit_code = 2
+
+
 class ConfigError(LstmcliError):
     exit_code = 3
 

@@ -63,3 +63,65 @@ def window_dataset(flat: np.ndarray, starts: np.ndarray, *, look_back: int, hori
         ds = ds.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE,
                                     deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def sequence_batches(rows: list[np.ndarray], *, batch_size: int, padding: bool,
+                     feature_idx: list[int], target_idx: list[int]) -> list[tuple]:
+    """Whole sequences as (x, y, weight) batches for next-step training.
+
+    Without padding, only sequences of equal length share a batch (no padding at all);
+    with padding, consecutive sequences share a batch, padded at the end to the longest
+    (masked, weight 0). x = seq[:-1], y = seq[1:].
+    """
+    from lstmcli.windows import PAD
+
+    if padding:
+        groups = [list(range(i, min(i + batch_size, len(rows))))
+                  for i in range(0, len(rows), batch_size)]
+    else:
+        by_length: dict[int, list[int]] = {}
+        for i, r in enumerate(rows):
+            by_length.setdefault(len(r), []).append(i)
+        groups = [idx[i:i + batch_size] for idx in by_length.values()
+                  for i in range(0, len(idx), batch_size)]
+    batches = []
+    for idx in groups:
+        longest = max(len(rows[i]) for i in idx)
+        full = np.full((len(idx), longest, rows[0].shape[1]), PAD, dtype="float32")
+        real = np.zeros((len(idx), longest), dtype=bool)
+        for k, i in enumerate(idx):
+            full[k, :len(rows[i])] = rows[i]
+            real[k, :len(rows[i])] = True
+        x = full[:, :-1][..., feature_idx]
+        y = full[:, 1:][..., target_idx]
+        w = (real[:, :-1] & real[:, 1:]).astype("float32")
+        y[w == 0] = 0.0
+        batches.append((x, y, w))
+    return batches
+
+
+def sequence_dataset(batches: list[tuple], *, shuffle: bool, seed: int):
+    """A keras PyDataset over prepared batches, in a new seeded order each epoch."""
+    keras = import_keras()
+
+    class Sequences(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = np.arange(len(batches))
+            self._shuffle()
+
+        def _shuffle(self):
+            if shuffle:
+                self.order = self.rng.permutation(len(batches))
+
+        def __len__(self):
+            return len(batches)
+
+        def __getitem__(self, i):
+            return batches[self.order[i]]
+
+        def on_epoch_end(self):
+            self._shuffle()
+
+    return Sequences()

@@ -12,7 +12,7 @@ _CELLS = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
 def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: int,
                 n_targets: int, stateful: bool = False, batch_size: int | None = None,
                 per_step: bool = False, first_input: list[int | None] | None = None,
-                teacher_forcing: bool = False):
+                teacher_forcing: bool = False, masking: bool = False):
     """Build the topology in `spec`.
 
     many_to_one: (batch, look_back, features) -> (batch, horizon, targets). Every recurrent
@@ -34,6 +34,9 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
     per_step=True builds the many_to_many form of a many_to_one model with the same weights
     (horizon must be 1): used to read a stateful model's prediction at every step.
 
+    masking=True adds the Masking layer without state (variable-length sequences padded
+    to the longest in their batch).
+
     seq2seq: see `_seq2seq`; `first_input` maps each target to its feature column (None when
     a target is not a feature), `teacher_forcing` builds the two-input training variant.
     """
@@ -47,7 +50,8 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
     time_steps = None if (stateful or sequences_out) else look_back
     inputs = keras.Input(batch_shape=(batch_size if stateful else None, time_steps, n_features),
                          name="window")
-    x = layers.Masking(mask_value=PAD, name="padding")(inputs) if stateful else inputs
+    masked = stateful or masking
+    x = layers.Masking(mask_value=PAD, name="padding")(inputs) if masked else inputs
     if spec.topology == "one_to_many":
         x = layers.Flatten(name="vector")(x)  # the one input: the window as a single vector
         x = layers.RepeatVector(horizon, name="repeat")(x)  # (batch, horizon, vector)
