@@ -251,5 +251,5 @@ def test_debug_adds_the_traceback(cli, tmp_path):
 
 
 def test_every_command_has_help_with_an_example(cli):
-    for command in ("window", "train", "predict", "rollout"):
+    for command in ("window", "train", "predict", "rollout", "inspect"):
         assert "Example:" in cli(command, "--help").stdout
