@@ -29,6 +29,7 @@ SERIES_NAME = "unique_id"
 DEFAULT_SERIES_ID = "series_0"
 INDEX_TIME_NAME = "t"  # name of the step counter when the file has no time column
 CHUNK_ROWS = 250_000  # rows parsed at a time
+MAX_ABS = 1e15  # larger values are refused: float32 training would lose them or overflow
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,32 @@ def _read_csv(path: Path, **kw):
 
 
 def read_header(path: str | Path) -> list[str]:
-    """The column names of a CSV, checked for duplicates."""
+    """The column names of a CSV, checked for duplicates (which pandas would silently
+    rename to `y.1`, ...)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     columns = [str(c).strip() for c in _read_csv(path, nrows=0).columns]
-    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        raw = next(csv.reader(fh, delimiter=_sniff_delimiter(path)), [])
+    raw = [c.strip() for c in raw]
+    dupes = sorted({c for c in raw if raw.count(c) > 1})
     if dupes:
         raise DataError(f"{path}: duplicate column name(s) {dupes}")
     return columns
+
+
+def _chunks(path: Path):
+    """The CSV in chunks of CHUNK_ROWS rows; a parse error in any chunk is a DataError."""
+    reader = _read_csv(path, chunksize=CHUNK_ROWS)
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise DataError(f"{path}: cannot parse as CSV ({first})") from None
 
 
 def _count_lines(path: Path) -> int:
@@ -156,6 +174,12 @@ def _numeric_column(df: pd.DataFrame, name: str, path: Path) -> np.ndarray:
         pos = int(np.flatnonzero(inf)[0])
         raise DataError(f"{path}: line {_line(df.index[pos])}: column '{name}' has an "
                         "infinite value")
+    huge = np.abs(out) > MAX_ABS
+    if huge.any():  # the model computes in float32 (max ~3.4e38) and pads with -1e30
+        pos = int(np.flatnonzero(huge)[0])
+        raise DataError(f"{path}: line {_line(df.index[pos])}: column '{name}' has the value "
+                        f"{out[pos]:g}, beyond ±{MAX_ABS:g}; rescale the column (e.g. to "
+                        "other units) first")
     return out
 
 
@@ -243,7 +267,7 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
     n_max, pos = _count_lines(path), 0
     # Chunk by chunk into pre-sized arrays: millions of timestamp strings never exist at once
     # and no concatenated copy is made (for a 2M-row file, most of a plain read_csv's memory).
-    for chunk in _read_csv(path, chunksize=CHUNK_ROWS):
+    for chunk in _chunks(path):
         chunk.columns = header
         if chunk.empty:
             continue
