@@ -2,6 +2,7 @@
 
 import io
 import json
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -91,13 +92,30 @@ def test_existing_run_dir_needs_force_and_is_kept_on_failure(cli, tmp_path, trai
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "run"]  # no temp dirs
 
 
-def test_same_seed_same_weights(cli, tmp_path, trained):
+def test_same_seed_same_weights_and_forecasts(cli, tmp_path, trained):
+    forecasts = []
     for name in ("a", "b"):
         cli("train", trained["data"], "--config", trained["config"], "--out", tmp_path / name,
             "-q")
+        forecasts.append(cli("rollout", trained["data"], "-m", tmp_path / name, "-H", "5").stdout)
     a = pd.read_csv(tmp_path / "a" / "history.csv")["loss"]
     b = pd.read_csv(tmp_path / "b" / "history.csv")["loss"]
     assert a.tolist() == b.tolist()
+    assert forecasts[0] == forecasts[1]  # bit-identical text
+    from lstmcli.bundle import load_bundle
+
+    wa, wb = (load_bundle(tmp_path / n).model.get_weights() for n in ("a", "b"))
+    for x, y in zip(wa, wb, strict=True):  # (the .h5 bytes differ in Keras's name counters
+        np.testing.assert_array_equal(x, y)  # when both runs share one process)
+
+
+def test_no_pickle_in_a_run_directory(trained):
+    """model.keras holds JSON config + HDF5 weights; bundle.json and history.csv are text."""
+    names = zipfile.ZipFile(trained["run"] / "model.keras").namelist()
+    assert sorted(names) == ["config.json", "metadata.json", "model.weights.h5"]
+    for path in trained["run"].iterdir():
+        data = path.read_bytes()
+        assert not data.startswith(b"\x80") and b"pickle" not in data.lower(), path
 
 
 # ---------------------------------------------------------------------------- predict
