@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from lstmcli.config import Config
 
-# Parameters of one recurrent layer with `u` units reading `i` inputs (bias included).
+# Parameters of one recurrent layer (bias included; GRU with Keras's reset_after=True).
 _FORMULAS = {
-    "LSTM": ("4·units·(units + inputs + 1)", lambda u, i: 4 * u * (u + i + 1)),
-    "GRU": ("3·units·(units + inputs + 2)", lambda u, i: 3 * u * (u + i + 2)),  # reset_after
-    "SimpleRNN": ("units·(units + inputs + 1)", lambda u, i: u * (u + i + 1)),
+    "LSTM": "4·units·(units + inputs + 1)",
+    "GRU": "3·units·(units + inputs + 2)",
+    "SimpleRNN": "units·(units + inputs + 1)",
 }
 
 
@@ -108,7 +108,7 @@ def describe(config: Config, *, features: list[str], targets: list[str]) -> dict
                            "step" if out[1] is None else
                            f"{out}: {out[1]} step(s) ahead of the targets {targets}"),
         "layers": rows, "total_params": int(model.count_params()),
-        "formulas": {k: v[0] for k, v in _FORMULAS.items()
+        "formulas": {k: v for k, v in _FORMULAS.items()
                      if any(k in r["type"] for r in rows)} | (
             {"Dense": "(inputs + 1)·units"} if any(r["type"] == "Dense" for r in rows) else {}),
     }
