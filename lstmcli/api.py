@@ -460,16 +460,16 @@ def _future(frame: Frame, s, steps: int) -> pd.Index:
     return future_index(s.ds[-1], frame.freq, steps)
 
 
-def _stateful_steps(bundle, frame: Frame) -> tuple[np.ndarray, list, list[str]]:
-    """Run each series' whole history through a twin of the stateful model with one batch row
-    per series. Returns per-step outputs (series, longest, targets), the series used, notes."""
-    from lstmcli.stateful import inference_twin, run_history
+def _twin_and_rows(bundle, frame: Frame) -> tuple[object, list[np.ndarray]]:
+    """A twin of the model with one stateful batch row per series, and each series' scaled
+    feature rows: what reading whole histories needs."""
+    from lstmcli.stateful import inference_twin
 
-    used = list(frame.series)
-    twin = inference_twin(bundle.config, n_rows=len(used), n_features=len(frame.features),
-                          n_targets=len(frame.targets), weights=bundle.model.get_weights())
-    rows = [bundle.scaler.transform(s.values)[:, frame.feature_idx] for s in used]
-    return run_history(twin, rows), used, []
+    twin = inference_twin(bundle.config, n_rows=len(frame.series),
+                          n_features=len(frame.features), n_targets=len(frame.targets),
+                          weights=bundle.model.get_weights())
+    rows = [bundle.scaler.transform(s.values)[:, frame.feature_idx] for s in frame.series]
+    return twin, rows
 
 
 def _runs_whole_history(bundle) -> bool:
@@ -514,7 +514,10 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
     w = bundle.config.window
     records: list[dict] = []
     if _runs_whole_history(bundle):
-        out, used, notes = _stateful_steps(bundle, frame)
+        from lstmcli.stateful import run_history
+
+        used, notes = list(frame.series), []
+        out = run_history(*_twin_and_rows(bundle, frame))
         longest = out.shape[1]
         for i, s in enumerate(used):
             steps = bundle.scaler.inverse(out[i, longest - len(s.values):], frame.target_idx)
@@ -585,12 +588,10 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
     w = bundle.config.window
     order = [frame.targets.index(f) for f in frame.features]  # target order -> feature order
     if _runs_whole_history(bundle):
-        from lstmcli.stateful import inference_twin, warm_up_rollout
+        from lstmcli.stateful import warm_up_rollout
 
         used, notes = list(frame.series), []
-        twin = inference_twin(bundle.config, n_rows=len(used), n_features=len(frame.features),
-                              n_targets=len(frame.targets), weights=bundle.model.get_weights())
-        rows = [bundle.scaler.transform(s.values)[:, frame.feature_idx] for s in used]
+        twin, rows = _twin_and_rows(bundle, frame)
         pred = warm_up_rollout(twin, rows, horizon=horizon, feedback=order)
     else:
         scaled, notes = _scaled_inputs(frame, bundle.scaler, w.look_back)
