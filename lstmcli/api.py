@@ -304,15 +304,53 @@ def sequence_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, li
 
 
 def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int | None = None,
-          seed: int | None = None, force: bool = False, on_epoch=None) -> dict:
-    """Train a model on a CSV and write the run directory `out`. Returns a summary."""
-    from lstmcli.backend import versions
-    from lstmcli.bundle import check_writable, save_bundle
-    from lstmcli.topology import build_model, copy_weights
-    from lstmcli.train import fit, seed_everything
+          seed: int | None = None, force: bool = False, resume: bool = False,
+          wait: bool = False, on_epoch=None, on_wait=None) -> dict:
+    """Train a model on a CSV and write the run directory `out`. Returns a summary.
+
+    The run is built in its work directory (checkpoints/ each epoch) and renamed to `out`
+    at the end, under an advisory lock on `out`. resume: continue the interrupted run
+    from its last checkpoint. SIGINT/SIGTERM stop after the current step (`Interrupted`).
+    """
+    from lstmcli.checkpoints import work_dir
+    from lstmcli.locks import hold
 
     out = Path(out)
-    check_writable(out, force=force)  # fail now, not after training
+    with hold(out, wait=wait, on_wait=on_wait):
+        check_writable_run(out, force=force, resume=resume)
+        return _train_locked(data_path, config, out=out, epochs=epochs, seed=seed, force=force,
+                             resume=resume, on_epoch=on_epoch, work=work_dir(out))
+
+
+def check_writable_run(out: Path, *, force: bool, resume: bool) -> None:
+    """Fail before any work: RUN_DIR exists without --force, or an interrupted run's
+    checkpoints would be thrown away (or are missing) for --resume."""
+    from lstmcli import checkpoints
+    from lstmcli.bundle import check_writable
+    from lstmcli.errors import BundleError
+
+    check_writable(out, force=force)
+    work = checkpoints.work_dir(out)
+    if resume and checkpoints.latest(work) is None:
+        raise BundleError(f"{out}: no interrupted training to resume (no checkpoint in "
+                          f"{work}); train without --resume")
+    if not resume and work.exists():
+        if checkpoints.latest(work) is not None and not force:
+            raise BundleError(f"{out}: an interrupted training left checkpoints in {work}; "
+                              "pass --resume to continue it, or --force to start over")
+        checkpoints.clear(work)  # nothing resumable in it, or --force
+
+
+def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, resume,
+                  on_epoch, work: Path) -> dict:
+    from lstmcli import checkpoints
+    from lstmcli.backend import versions
+    from lstmcli.bundle import save_bundle
+    from lstmcli.errors import Interrupted
+    from lstmcli.signals import graceful_stop
+    from lstmcli.topology import build_model, copy_weights
+    from lstmcli.train import Persistence, fit, seed_everything
+
     if seed is not None:
         config = config.model_copy(update={"training": config.training.model_copy(
             update={"seed": seed})})
@@ -322,11 +360,15 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
     t0 = time.perf_counter()
     frame = read_series(data_path, config.data)
     config = _resolved(config, frame)
+    print_ = checkpoints.fingerprint(config, data_path)
+    state = checkpoints.load(work, print_) if resume else None
     stateful = config.training.mode == "stateful"
     seed_everything(config.training.seed)
     layout = (stateful_layout if stateful else sequence_layout if config.variable_length
               else split_windows)
     scaler, data, notes = layout(frame, config)
+    if state is not None:
+        notes.append(f"resuming after epoch {state.epochs_done} from {state.path}")
 
     w = config.window
     shape = dict(look_back=w.look_back, n_features=len(frame.features), horizon=w.horizon,
@@ -340,7 +382,18 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
     jit = config.training.jit_compile
     if jit is None:  # XLA compiles once per batch shape: not for varying lengths
         jit = config.model.topology != "seq2seq" and not config.variable_length
-    result = fit(fitted, data, config.training, on_epoch=on_epoch, jit_compile=jit)
+    with graceful_stop() as stop:
+        persist = Persistence(work=work, fingerprint=print_,
+                              every=config.training.checkpoint_every, resume=state, stop=stop)
+        try:
+            result = fit(fitted, data, config.training, on_epoch=on_epoch, jit_compile=jit,
+                         persist=persist)
+        except Interrupted as exc:
+            kept = checkpoints.latest(work)
+            hint = (f"; checkpoint after epoch {int(kept.name.split('-')[1])} kept in {work}; "
+                    "continue with the same command and --resume") if kept else \
+                "; no checkpoint was written yet"
+            raise Interrupted(f"{out}: {exc}{hint}", exc.exit_code - 128) from None
     if fitted is not model:
         copy_weights(fitted, model)  # the saved model always feeds its own predictions back
 
@@ -348,7 +401,8 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
                 "best_epoch": result.best_epoch, "monitor": result.monitor,
                 "best_loss": result.best_loss, "stopped_early": result.stopped_early,
                 "seconds": result.seconds, "train_samples": int(data.n_train),
-                "val_samples": int(data.n_val),
+                "val_samples": int(data.n_val), "resumed_after": (
+                    state.epochs_done if state else None),
                 "params": int(model.count_params())}
     meta = {
         "versions": versions(),
@@ -361,7 +415,7 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
         "scaler": scaler.to_dict(),
         "training": training,
     }
-    save_bundle(out, model=model, meta=meta, history=result.history, force=force)
+    save_bundle(out, model=model, meta=meta, history=result.history, force=force, staging=work)
     return {"command": "train", "run_dir": str(out), "data": str(data_path),
             "series": len(frame.series), "features": frame.features, "targets": frame.targets,
             "x_shape": data.x_shape, "y_shape": data.y_shape,

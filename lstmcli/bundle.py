@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 from lstmcli.backend import import_keras
 from lstmcli.config import Config, config_from_dict
 from lstmcli.errors import BundleError, ConfigError
+from lstmcli.files import replace_dir
 from lstmcli.scaling import Scaler
 
 FORMAT_VERSION = 1
@@ -59,29 +59,26 @@ def _write_history(path: Path, history: list[dict]) -> None:
 
 
 def save_bundle(run_dir: str | Path, *, model, meta: dict, history: list[dict],
-                force: bool) -> Path:
+                force: bool, staging: Path | None = None) -> Path:
+    """Write the run into `staging` (default: a new temporary sibling of RUN_DIR), then
+    rename it to RUN_DIR; a previous RUN_DIR is swapped out only after that succeeds."""
     run_dir = Path(run_dir)
     check_writable(run_dir, force=force)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.tmp-", dir=run_dir.parent))
+    if staging is None:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.tmp-", dir=run_dir.parent))
+    else:
+        tmp = staging
+        tmp.mkdir(parents=True, exist_ok=True)
     try:
         model.save(tmp / MODEL_FILE)
         (tmp / META_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, **meta},
                                                 indent=2) + "\n")
         _write_history(tmp / HISTORY_FILE, history)
-        if run_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.old-", dir=run_dir.parent))
-            os.rename(run_dir, old / run_dir.name)
-            try:
-                os.rename(tmp, run_dir)
-            except OSError:
-                os.rename(old / run_dir.name, run_dir)  # put the previous run back
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, run_dir)
+        shutil.rmtree(tmp / "checkpoints", ignore_errors=True)  # the run is complete
+        replace_dir(tmp, run_dir)
     finally:
-        if tmp.exists():
+        if staging is None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return run_dir
 

@@ -4,6 +4,7 @@ This is the only place where an `LstmcliError` becomes an exit code: a user mist
 prints one `error:` line on stderr (a traceback only with --debug).
 """
 
+import contextlib
 import functools
 import inspect
 import io
@@ -40,6 +41,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable 
                                        "on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+LogOpt = Annotated[Path | None, typer.Option("--log-file", help="Also append every message "
+                                             "(time-stamped, plain) to this file, e.g. for "
+                                             "cron; --quiet does not silence it.",
+                                             show_default=False)]
+WaitOpt = Annotated[bool, typer.Option("--wait", help="If another lstmcli job is writing the "
+                                       "same output, wait for it instead of failing (exit 6).")]
 
 
 def _version(value: bool) -> None:
@@ -62,17 +69,23 @@ def _command(func=None, *, name: str | None = None):
 
     @functools.wraps(func)
     def run(*args, **kwargs):
-        out = Output(quiet=kwargs.get("quiet", False), as_json=kwargs.get("json_out", False))
+        out = Output(quiet=kwargs.get("quiet", False), as_json=kwargs.get("json_out", False),
+                     log_file=kwargs.get("log_file"), command=name or func.__name__)
+        code = 0
         try:
-            return func(*args, out=out, **kwargs)
+            out.open_log(kwargs)
+            with _output_lock(kwargs.get("out_path"), wait=kwargs.get("wait", False), out=out):
+                return func(*args, out=out, **kwargs)
         except LstmcliError as exc:
             if kwargs.get("debug"):
                 traceback.print_exc()
             out.error(str(exc))
-            raise typer.Exit(exc.exit_code) from None
+            code = exc.exit_code
+            raise typer.Exit(code) from None
         except KeyboardInterrupt:
-            out.error("interrupted")
-            raise typer.Exit(130) from None
+            out.error("interrupted by SIGINT")
+            code = 130
+            raise typer.Exit(code) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - the one place internal errors are reported
@@ -80,13 +93,25 @@ def _command(func=None, *, name: str | None = None):
                 traceback.print_exc()
             out.error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
                       "traceback)")
-            raise typer.Exit(1) from None
+            code = 1
+            raise typer.Exit(code) from None
+        finally:
+            out.close(code)
 
     # Typer reads the signature: hide the injected `out` parameter.
     sig = inspect.signature(func)
     run.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values()
                                                 if p.name != "out"])
     return app.command(name=name)(run)
+
+
+def _output_lock(path: Path | None, *, wait: bool, out: Output):
+    """Hold the advisory lock on an output file for the whole command (see locks.py)."""
+    if path is None or str(path) == "-":
+        return contextlib.nullcontext()
+    from lstmcli.locks import hold
+
+    return hold(path, wait=wait, on_wait=out.note)
 
 
 def _require_file(path: Path, what: str) -> None:
@@ -142,6 +167,8 @@ def window(
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
+    log_file: LogOpt = None,
+    wait: WaitOpt = False,
     *,
     out: Output,
 ) -> None:
@@ -183,14 +210,23 @@ def train(
                                           show_default=False)],
     epochs: Annotated[int | None, typer.Option(min=1, help="Override training.epochs.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override training.seed.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace RUN_DIR if it exists.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace RUN_DIR if it exists (and "
+                                        "discard an interrupted run's checkpoints).")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted training "
+                                         "of RUN_DIR from its last checkpoint (same data and "
+                                         "config; --epochs may be raised).")] = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
+    log_file: LogOpt = None,
+    wait: WaitOpt = False,
     *,
     out: Output,
 ) -> None:
     """Train a model on a CSV and save it as a run directory.
+
+    A checkpoint is kept each epoch; after a crash, a kill or Ctrl-C (exit 130; SIGTERM
+    143) the same command with --resume continues where it stopped.
 
     \b
     Example:
@@ -204,7 +240,7 @@ def train(
     report = out.epoch_reporter()
     try:
         summary = api.train(data, cfg, out=run_dir, epochs=epochs, seed=seed, force=force,
-                            on_epoch=report)
+                            resume=resume, wait=wait, on_epoch=report, on_wait=out.note)
     finally:
         getattr(report, "stop", lambda: None)()
     if json_out:
@@ -227,6 +263,8 @@ def predict(
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
+    log_file: LogOpt = None,
+    wait: WaitOpt = False,
     *,
     out: Output,
 ) -> None:
@@ -258,6 +296,8 @@ def rollout(
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
+    log_file: LogOpt = None,
+    wait: WaitOpt = False,
     *,
     out: Output,
 ) -> None:
@@ -289,6 +329,7 @@ def inspect_model(
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
+    log_file: LogOpt = None,
     *,
     out: Output,
 ) -> None:

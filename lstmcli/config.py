@@ -141,6 +141,9 @@ class TrainingSpec(_Spec):
     # Compile the training step with XLA: about 2x faster epochs on CPU, same model. None:
     # on, except for seq2seq, whose unrolled decoder takes XLA ~20 s to compile.
     jit_compile: bool | None = None
+    # Write a checkpoint (weights, optimizer state, epoch count) every N epochs, for
+    # `train --resume` after a crash or a signal. 0: none.
+    checkpoint_every: int = Field(default=1, ge=0)
 
 
 class Config(_Spec):

@@ -6,6 +6,7 @@ NO_COLOR is set, or with --quiet (which silences it altogether).
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -26,23 +27,60 @@ def _finite(value):
 
 
 class Output:
-    def __init__(self, *, quiet: bool = False, as_json: bool = False) -> None:
+    def __init__(self, *, quiet: bool = False, as_json: bool = False,
+                 log_file: str | os.PathLike | None = None, command: str = "") -> None:
         self.quiet = quiet
         self.as_json = as_json
+        self.log_path = log_file
+        self.command = command
+        self._log = None
         plain = not sys.stderr.isatty() or "NO_COLOR" in os.environ
         self.err = Console(stderr=True, highlight=False, no_color=plain,
                            force_terminal=False if plain else None, soft_wrap=True)
         self.live = not plain and not quiet
 
+    def open_log(self, arguments: dict | None = None) -> None:
+        """Open --log-file for appending (line-buffered); a bad path is a one-line error.
+        The first line records the command's arguments."""
+        if self.log_path is None or self._log is not None:
+            return
+        from lstmcli.errors import UsageError
+
+        try:
+            self._log = open(self.log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            self.log_path = None
+            raise UsageError(f"{exc.filename}: cannot open the --log-file ({exc.strerror})"
+                             ) from None
+        given = " ".join(f"{k}={v}" for k, v in (arguments or {}).items()
+                         if v is not None and v is not False)
+        self.log(f"start: {given}")
+
+    def log(self, line: str) -> None:
+        """One time-stamped line in the --log-file (whatever --quiet says)."""
+        if self._log is not None:
+            stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+            self._log.write(f"{stamp} lstmcli {self.command}[{os.getpid()}] {line}\n")
+
+    def close(self, code: int | None = None) -> None:
+        if self._log is not None:
+            if code is not None:
+                self.log(f"exit {code}")
+            self._log.close()
+            self._log = None
+
     def info(self, message: str) -> None:
+        self.log(message)
         if not self.quiet:
             self.err.print(message, markup=False)
 
     def note(self, message: str) -> None:
+        self.log(f"note: {message}")
         if not self.quiet:
             self.err.print(f"note: {message}", markup=False)
 
     def error(self, message: str) -> None:
+        self.log(f"error: {message}")
         self.err.print(f"error: {message}", markup=False, style="red")
 
     def render(self, renderable) -> None:
@@ -59,14 +97,18 @@ class Output:
         sys.stdout.flush()
 
     def epoch_reporter(self):
-        """A plain callable for the core: one line per epoch, or a live bar on a terminal."""
-        if self.quiet:
-            return None
-        if not self.live:
+        """A plain callable for the core: one line per epoch, or a live bar on a terminal
+        (and a line in the --log-file either way)."""
+        def line(epoch: int, epochs: int, logs: dict, seconds: float) -> str:
+            metrics = "  ".join(f"{k} {v:.5g}" for k, v in logs.items()
+                                if k not in ("epoch", "seconds"))
+            return f"epoch {epoch}/{epochs}  {metrics}  {seconds:.2f}s"
+
+        if self.quiet or not self.live:
             def report(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
-                metrics = "  ".join(f"{k} {v:.5g}" for k, v in logs.items()
-                                    if k not in ("epoch", "seconds"))
-                self.err.print(f"epoch {epoch}/{epochs}  {metrics}  {seconds:.2f}s", markup=False)
+                self.log(line(epoch, epochs, logs, seconds))
+                if not self.quiet:
+                    self.err.print(line(epoch, epochs, logs, seconds), markup=False)
             return report
 
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -78,6 +120,7 @@ class Output:
 
         def report(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
             nonlocal task
+            self.log(line(epoch, epochs, logs, seconds))
             if task is None:
                 progress.start()
                 task = progress.add_task("", total=epochs)

@@ -108,9 +108,9 @@ def read_header(path: str | Path) -> list[str]:
     return columns
 
 
-def _chunks(path: Path):
+def _chunks(path: Path, **kw):
     """The CSV in chunks of CHUNK_ROWS rows; a parse error in any chunk is a DataError."""
-    reader = _read_csv(path, chunksize=CHUNK_ROWS)
+    reader = _read_csv(path, chunksize=CHUNK_ROWS, **kw)
     while True:
         try:
             yield next(reader)
@@ -267,7 +267,9 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
     n_max, pos = _count_lines(path), 0
     # Chunk by chunk into pre-sized arrays: millions of timestamp strings never exist at once
     # and no concatenated copy is made (for a 2M-row file, most of a plain read_csv's memory).
-    for chunk in _chunks(path):
+    # series ids stay text as written: "007" and "7" are two series
+    as_text = {header.index(series_col): str} if series_col is not None else None
+    for chunk in _chunks(path, converters=as_text):
         chunk.columns = header
         if chunk.empty:
             continue
@@ -286,6 +288,10 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
                                 "numbers and dates")
             times[pos:pos + k] = t
         if series_col is not None:
+            missing = chunk[series_col].isna().to_numpy()
+            if missing.any():
+                raise DataError(f"{path}: line {_line(pos + int(missing.argmax()))}: empty series"
+                                f" id in column '{series_col}'")
             names = chunk[series_col].astype(str)
             for name in pd.unique(names):
                 id_codes.setdefault(name, len(id_codes))

@@ -2,7 +2,8 @@
 
 `cli.py` is the only place where these become exit codes and one-line messages.
 Exit codes: 0 ok, 1 internal error, 2 usage (Typer's own), 3 config, 4 data,
-5 model or run directory.
+5 model or run directory, 6 output locked by another process, 130 / 143 stopped by
+SIGINT / SIGTERM.
 """
 
 
@@ -32,3 +33,17 @@ class ModelError(LstmcliError):
 
 class BundleError(ModelError):
     """A run directory that is missing, incomplete, or from an incompatible version."""
+
+
+class LockedError(LstmcliError):
+    """Another lstmcli process holds the advisory lock on the same output."""
+
+    exit_code = 6
+
+
+class Interrupted(LstmcliError):
+    """SIGINT or SIGTERM stopped the command; the exit code is 128 + the signal number."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum

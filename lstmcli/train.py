@@ -10,11 +10,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from lstmcli import checkpoints
 from lstmcli.backend import import_keras
+from lstmcli.checkpoints import ResumeState
 from lstmcli.config import TrainingSpec
+from lstmcli.errors import Interrupted
+from lstmcli.signals import StopRequest
 
 # on_epoch(epoch (1-based), epochs, logs, seconds)
 EpochCallback = Callable[[int, int, dict, float], None]
@@ -78,17 +83,31 @@ def _loss(spec: TrainingSpec):
     return cls(reduction="mean_with_sample_weight")
 
 
+@dataclass
+class Persistence:
+    """Where `fit` checkpoints, what it resumes from, and the stop flag it watches."""
+
+    work: Path  # the run's work directory (checkpoints/ inside)
+    fingerprint: str
+    every: int = 1  # epochs between checkpoints; 0: none
+    resume: ResumeState | None = None
+    stop: StopRequest | None = None
+
+
 def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None,
-        on_epoch: EpochCallback | None = None, jit_compile: bool | None = None) -> TrainResult:
+        on_epoch: EpochCallback | None = None, jit_compile: bool | None = None,
+        persist: Persistence | None = None) -> TrainResult:
     """Train `model` in place; afterwards it holds the best epoch's weights.
 
     jit_compile: XLA for the train step; None takes training.jit_compile, and when that is
-    None too, on.
+    None too, on. persist: checkpoint each epoch, resume from a checkpoint (weights,
+    optimizer state, epoch count, history, early-stopping counters), stop on a signal.
     """
     keras = import_keras()
     epochs = epochs or spec.epochs
     has_val = data.validates_itself or data.val is not None
     monitor = "val_loss" if has_val else "loss"
+    resume = persist.resume if persist else None
 
     class _Progress(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -101,14 +120,42 @@ def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None
             if on_epoch is not None:
                 on_epoch(epoch + 1, epochs, row, row["seconds"])
 
-    rows: list[dict] = []
+    class _Stopper(keras.callbacks.EarlyStopping):
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            if resume is not None and resume.early_stopping:
+                for key, value in resume.early_stopping.items():
+                    setattr(self, key, value)
+                self.best_weights = resume.best_weights
+
+    class _StopOnSignal(keras.callbacks.Callback):
+        """A signal abandons the epoch in progress; the last checkpoint is the previous
+        epoch's (or this one's, when the signal came during its validation or checkpoint)."""
+
+        def _check(self):
+            if persist.stop.signum:
+                raise Interrupted(f"stopped by {persist.stop.name} after "
+                                  f"{len(rows)} of {epochs} epoch(s)", persist.stop.signum)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._check()
+
+        def on_epoch_end(self, epoch, logs=None):  # runs after the epoch's checkpoint
+            self._check()
+
+    rows: list[dict] = list(resume.history) if resume else []
     callbacks = [*data.callbacks, _Progress()]
     stopper = None
     if spec.early_stopping.enabled:
-        stopper = keras.callbacks.EarlyStopping(
+        stopper = _Stopper(
             monitor=monitor, patience=spec.early_stopping.patience,
             min_delta=spec.early_stopping.min_delta, restore_best_weights=True)
         callbacks.append(stopper)
+    if persist is not None and persist.every:
+        callbacks.append(checkpoints.callback(persist.work, persist.fingerprint, rows=rows,
+                                              stopper=stopper, every=persist.every))
+    if persist is not None and persist.stop is not None:
+        callbacks.append(_StopOnSignal())
 
     # XLA-compiled train step: about 2x faster on CPU for these small recurrent models
     if jit_compile is None:
@@ -116,14 +163,20 @@ def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None
     model.compile(optimizer=_optimizer(spec), loss=_loss(spec), jit_compile=jit_compile,
                   steps_per_execution=data.steps_per_execution)
     val = None if data.validates_itself else data.val
+    start = 0
+    if resume is not None:
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(resume.weights_path)  # weights and optimizer state
+        start = epochs if resume.stopped else min(resume.epochs_done, epochs)
     t0 = time.perf_counter()
     if data.y is None:  # a dataset yields its own batches, already shuffled
-        model.fit(data.x, epochs=epochs, validation_data=val, callbacks=callbacks, verbose=0,
-                  shuffle=False)
+        model.fit(data.x, epochs=epochs, initial_epoch=start, validation_data=val,
+                  callbacks=callbacks, verbose=0, shuffle=False)
     else:
         model.fit(np.asarray(data.x, dtype="float32"), np.asarray(data.y, dtype="float32"),
                   sample_weight=data.sample_weight, batch_size=data.batch_size, epochs=epochs,
-                  validation_data=val, shuffle=data.shuffle, callbacks=callbacks, verbose=0)
+                  initial_epoch=start, validation_data=val, shuffle=data.shuffle,
+                  callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - t0
 
     losses = [r[monitor] for r in rows]
@@ -132,5 +185,6 @@ def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None
     else:
         best = len(rows) - 1  # no early stopping: the model keeps the last epoch
     return TrainResult(history=rows, best_epoch=best + 1, best_loss=float(losses[best]),
-                       monitor=monitor, stopped_early=len(rows) < epochs,
+                       monitor=monitor, stopped_early=len(rows) < epochs or bool(
+                           resume and resume.stopped),
                        seconds=round(seconds, 3))

@@ -1,0 +1,75 @@
+"""Advisory locks: two lstmcli processes never write the same output at once.
+
+The lock for `path` is the file `.NAME.lock` beside it, locked with flock(2) and holding
+the owner's pid. The kernel drops the lock when its process dies (even by SIGKILL), so a
+lock file left behind by a killed process never blocks anyone; a clean exit removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from lstmcli.errors import LockedError
+
+
+def lock_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.parent / f".{path.name}.lock"
+
+
+def _owner(lock: Path) -> str:
+    with contextlib.suppress(OSError, ValueError):
+        return f"pid {int(lock.read_text().split()[0])}"
+    return "another process"
+
+
+def _try_lock(fd: int, wait: bool) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        return True
+    except BlockingIOError:
+        return False
+
+
+@contextlib.contextmanager
+def hold(path: str | Path, *, wait: bool = False,
+         on_wait: Callable[[str], None] | None = None) -> Iterator[Path]:
+    """Hold the lock on `path` for the block: fail at once if another process holds it,
+    or with wait=True block until it is free (`on_wait` hears who is waited for)."""
+    lock = lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _try_lock(fd, wait=False):
+            owner = _owner(lock)
+            if not wait:
+                os.close(fd)
+                raise LockedError(f"{path}: locked by {owner} (lock file {lock}); another "
+                                  "lstmcli job is writing it. Wait for it to finish, or pass "
+                                  "--wait to queue behind it")
+            if on_wait is not None:
+                on_wait(f"{path}: locked by {owner}; waiting")
+            _try_lock(fd, wait=True)
+        # The holder we waited for may have removed the file: then this lock is on an
+        # orphaned inode, and a newcomer could lock the new file. Start again.
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+        time.sleep(0.01)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield lock
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
