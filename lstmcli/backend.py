@@ -58,6 +58,13 @@ def versions() -> dict[str, str]:
     import keras  # noqa: TID253
     import tensorflow as tf  # noqa: TID253
 
+    import platform
+
+    import numpy as np
+    import pandas as pd
+
     from lstmcli import __version__
 
-    return {"lstmcli": __version__, "keras": keras.__version__, "tensorflow": tf.__version__}
+    return {"lstmcli": __version__, "keras": keras.__version__, "tensorflow": tf.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__,
+            "python": platform.python_version()}
