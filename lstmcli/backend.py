@@ -55,13 +55,12 @@ def import_keras():
 
 
 def versions() -> dict[str, str]:
-    import keras  # noqa: TID253
-    import tensorflow as tf  # noqa: TID253
-
     import platform
 
+    import keras  # noqa: TID253
     import numpy as np
     import pandas as pd
+    import tensorflow as tf  # noqa: TID253
 
     from lstmcli import __version__
 
