@@ -23,7 +23,7 @@ import pandas as pd
 
 from lstmcli.config import Config, DataSpec
 from lstmcli.data import INDEX_TIME_NAME, Frame, future_index, read_series
-from lstmcli.errors import ConfigError, DataError, ModelError
+from lstmcli.errors import ConfigError, DataError, ModelError, UsageError
 from lstmcli.files import write_atomic
 from lstmcli.scaling import Scaler
 from lstmcli.train import TrainData
@@ -176,7 +176,8 @@ def _fit_scaler(frame: Frame, config: Config, used: list) -> Scaler:
                       np.concatenate([s.values[:n] for s, n in used]))
 
 
-def split_windows(frame: Frame, config: Config) -> tuple[Scaler, TrainData, list[str]]:
+def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None
+                  ) -> tuple[Scaler, TrainData, list[str]]:
     """Stateless: fit the scaler on the training rows, then choose the training and
     validation windows by their start rows; batches are cut from the series on the fly.
 
@@ -199,15 +200,16 @@ def split_windows(frame: Frame, config: Config) -> tuple[Scaler, TrainData, list
         val_starts.append(offset + starts[starts + w.look_back >= n_train])
     train_starts, val_starts = np.concatenate(train_starts), np.concatenate(val_starts)
     teacher = config.model.topology == "seq2seq" and config.model.teacher_forcing
+    batch_size = batch_size or t.batch_size  # the global batch under a strategy
     common = dict(look_back=w.look_back, horizon=w.horizon, feature_idx=frame.feature_idx,
-                  target_idx=frame.target_idx, per_step=per_step, batch_size=t.batch_size,
+                  target_idx=frame.target_idx, per_step=per_step, batch_size=batch_size,
                   teacher=teacher)
     train = window_dataset(flat, train_starts, shuffle=t.shuffle, seed=t.seed, **common)
     val = None
     if t.validation > 0 and len(val_starts):
         val = window_dataset(flat, val_starts, shuffle=False, seed=t.seed, **common)
     out_steps = w.look_back if per_step else w.horizon
-    data = TrainData(x=train, y=None, val=val, batch_size=t.batch_size, shuffle=t.shuffle,
+    data = TrainData(x=train, y=None, val=val, batch_size=batch_size, shuffle=t.shuffle,
                      n_train=len(train_starts), n_val=len(val_starts) if val else 0,
                      x_shape=[len(train_starts), w.look_back, len(frame.features)],
                      y_shape=[len(train_starts), out_steps, len(frame.targets)])
@@ -305,21 +307,37 @@ def sequence_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, li
 
 def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int | None = None,
           seed: int | None = None, force: bool = False, resume: bool = False,
-          wait: bool = False, on_epoch=None, on_wait=None) -> dict:
+          wait: bool = False, distribute: str | None = None, on_epoch=None,
+          on_wait=None) -> dict:
     """Train a model on a CSV and write the run directory `out`. Returns a summary.
 
     The run is built in its work directory (checkpoints/ each epoch) and renamed to `out`
     at the end, under an advisory lock on `out`. resume: continue the interrupted run
     from its last checkpoint. SIGINT/SIGTERM stop after the current step (`Interrupted`).
+    distribute overrides training.distribute; under multi_worker every worker runs this
+    and only the chief writes `out`.
     """
     from lstmcli.checkpoints import work_dir
+    from lstmcli.config import config_from_dict
+    from lstmcli.distribute import chief_in, tf_config
     from lstmcli.locks import hold
 
     out = Path(out)
+    if distribute is not None:
+        doc = config.model_dump(mode="json")
+        doc["training"]["distribute"] = distribute
+        config = config_from_dict(doc, source="--distribute")
+    cluster = tf_config() if config.training.distribute == "multi_worker" else None
+    if resume and cluster:
+        raise UsageError("--resume: multi_worker training resumes by itself (Keras "
+                         "BackupAndRestore per worker): rerun the same command on every worker")
+    common = dict(out=out, epochs=epochs, seed=seed, force=force, resume=resume,
+                  on_epoch=on_epoch, work=work_dir(out), cluster=cluster)
+    if not chief_in(cluster):  # trains alongside the chief; writes nothing of the run
+        return _train_locked(data_path, config, writer=False, **common)
     with hold(out, wait=wait, on_wait=on_wait):
         check_writable_run(out, force=force, resume=resume)
-        return _train_locked(data_path, config, out=out, epochs=epochs, seed=seed, force=force,
-                             resume=resume, on_epoch=on_epoch, work=work_dir(out))
+        return _train_locked(data_path, config, writer=True, **common)
 
 
 def check_writable_run(out: Path, *, force: bool, resume: bool) -> None:
@@ -342,14 +360,17 @@ def check_writable_run(out: Path, *, force: bool, resume: bool) -> None:
 
 
 def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, resume,
-                  on_epoch, work: Path) -> dict:
-    from lstmcli import checkpoints
+                  on_epoch, work: Path, cluster: dict | None, writer: bool) -> dict:
+    from lstmcli import checkpoints, distribute
     from lstmcli.backend import versions
     from lstmcli.bundle import save_bundle
     from lstmcli.errors import Interrupted
     from lstmcli.signals import graceful_stop
     from lstmcli.topology import build_model, copy_weights
     from lstmcli.train import Persistence, fit, seed_everything
+
+    # MultiWorkerMirroredStrategy must exist before TensorFlow runs anything else
+    strategy = distribute.strategy_for(config.training.distribute)
 
     if seed is not None:
         config = config.model_copy(update={"training": config.training.model_copy(
@@ -364,30 +385,51 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
     state = checkpoints.load(work, print_) if resume else None
     stateful = config.training.mode == "stateful"
     seed_everything(config.training.seed)
-    layout = (stateful_layout if stateful else sequence_layout if config.variable_length
-              else split_windows)
-    scaler, data, notes = layout(frame, config)
+    dist = distribute.describe(strategy)
+    if strategy is not None:
+        replicas, per = dist["replicas"], config.training.batch_size
+        scaler, data, notes = split_windows(frame, config, batch_size=per * replicas)
+        notes.append(f"distribute: {dist['kind']}, {dist['num_workers']} worker(s), {replicas} "
+                     f"replica(s) in sync: global batch {per * replicas} = training.batch_size "
+                     f"{per} per replica x {replicas}" + ("" if writer else
+                                                          f"; {distribute.task_name(cluster)} "
+                                                          "is not the chief: it writes nothing"))
+    else:
+        layout = (stateful_layout if stateful else sequence_layout if config.variable_length
+                  else split_windows)
+        scaler, data, notes = layout(frame, config)
     if state is not None:
         notes.append(f"resuming after epoch {state.epochs_done} from {state.path}")
+    every = config.training.checkpoint_every if writer else 0
+    if cluster is not None:  # each worker keeps its own backup; a restarted one resumes
+        from lstmcli.backend import import_keras
+
+        every = 0
+        backup = out.parent / f".{out.name}.backup-{distribute.task_name(cluster)}"
+        data.callbacks.append(import_keras().callbacks.BackupAndRestore(str(backup)))
 
     w = config.window
     shape = dict(look_back=w.look_back, n_features=len(frame.features), horizon=w.horizon,
                  n_targets=len(frame.targets), stateful=stateful,
                  batch_size=config.training.batch_size, first_input=first_inputs(frame),
                  masking=config.window.padding)
-    model = build_model(config.model, **shape)
-    fitted = model
-    if config.model.topology == "seq2seq" and config.model.teacher_forcing:
-        fitted = build_model(config.model, **shape, teacher_forcing=True)  # training variant
+    with distribute.scope(strategy):  # variables live where the strategy wants them
+        model = build_model(config.model, **shape)
+        fitted = model
+        if config.model.topology == "seq2seq" and config.model.teacher_forcing:
+            fitted = build_model(config.model, **shape, teacher_forcing=True)  # training
     jit = config.training.jit_compile
-    if jit is None:  # XLA compiles once per batch shape: not for varying lengths
-        jit = config.model.topology != "seq2seq" and not config.variable_length
+    if jit is None:  # XLA compiles once per batch shape: not for varying lengths; and it
+        # cannot compile the all-reduce between CPU workers
+        jit = (config.model.topology != "seq2seq" and not config.variable_length
+               and cluster is None)
     with graceful_stop() as stop:
-        persist = Persistence(work=work, fingerprint=print_,
-                              every=config.training.checkpoint_every, resume=state, stop=stop)
+        persist = Persistence(work=work, fingerprint=print_, every=every, resume=state,
+                              stop=stop)
         try:
-            result = fit(fitted, data, config.training, on_epoch=on_epoch, jit_compile=jit,
-                         persist=persist)
+            with distribute.scope(strategy):
+                result = fit(fitted, data, config.training, on_epoch=on_epoch,
+                             jit_compile=jit, persist=persist, strategy=strategy)
         except Interrupted as exc:
             kept = checkpoints.latest(work)
             hint = (f"; checkpoint after epoch {int(kept.name.split('-')[1])} kept in {work}; "
@@ -397,13 +439,16 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
     if fitted is not model:
         copy_weights(fitted, model)  # the saved model always feeds its own predictions back
 
-    training = {"mode": config.training.mode, "epochs_run": len(result.history),
+    if result.history[0]["epoch"] > 1:
+        notes.append(f"resumed from this worker's backup after epoch "
+                     f"{result.history[0]['epoch'] - 1} (history.csv holds the epochs run since)")
+    training = {"mode": config.training.mode, "epochs_run": result.history[-1]["epoch"],
                 "best_epoch": result.best_epoch, "monitor": result.monitor,
                 "best_loss": result.best_loss, "stopped_early": result.stopped_early,
                 "seconds": result.seconds, "train_samples": int(data.n_train),
                 "val_samples": int(data.n_val), "resumed_after": (
                     state.epochs_done if state else None),
-                "params": int(model.count_params())}
+                "params": int(model.count_params()), "distribute": dist}
     meta = {
         "versions": versions(),
         "created": pd.Timestamp.now(tz="UTC").isoformat(),
@@ -415,8 +460,11 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         "scaler": scaler.to_dict(),
         "training": training,
     }
-    save_bundle(out, model=model, meta=meta, history=result.history, force=force, staging=work)
-    return {"command": "train", "run_dir": str(out), "data": str(data_path),
+    if writer:
+        save_bundle(out, model=model, meta=meta, history=result.history, force=force,
+                    staging=work)
+    return {"command": "train", "run_dir": str(out) if writer else None,
+            "data": str(data_path),
             "series": len(frame.series), "features": frame.features, "targets": frame.targets,
             "x_shape": data.x_shape, "y_shape": data.y_shape,
             "training": training, "notes": frame.notes + notes,

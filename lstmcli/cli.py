@@ -212,6 +212,10 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Override training.seed.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace RUN_DIR if it exists (and "
                                         "discard an interrupted run's checkpoints).")] = False,
+    distribute: Annotated[str | None, typer.Option(
+        "--distribute", help="Override training.distribute: none, mirrored (this machine's "
+        "GPUs) or multi_worker (the cluster in TF_CONFIG; run it on every worker).",
+        show_default=False)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted training "
                                          "of RUN_DIR from its last checkpoint (same data and "
                                          "config; --epochs may be raised).")] = False,
@@ -240,7 +244,8 @@ def train(
     report = out.epoch_reporter()
     try:
         summary = api.train(data, cfg, out=run_dir, epochs=epochs, seed=seed, force=force,
-                            resume=resume, wait=wait, on_epoch=report, on_wait=out.note)
+                            resume=resume, wait=wait, distribute=distribute,
+                            on_epoch=report, on_wait=out.note)
     finally:
         getattr(report, "stop", lambda: None)()
     if json_out:
@@ -249,7 +254,8 @@ def train(
     _notes(out, summary)
     t = summary["training"]
     out.info(f"trained {t['epochs_run']} epoch(s) in {t['seconds']:.1f}s; best epoch "
-             f"{t['best_epoch']} ({t['monitor']} {t['best_loss']:.5g}); wrote {run_dir}")
+             f"{t['best_epoch']} ({t['monitor']} {t['best_loss']:.5g}); " +
+             (f"wrote {run_dir}" if summary["run_dir"] else "the chief writes the run"))
 
 
 @_command

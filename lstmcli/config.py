@@ -144,6 +144,9 @@ class TrainingSpec(_Spec):
     # Write a checkpoint (weights, optimizer state, epoch count) every N epochs, for
     # `train --resume` after a crash or a signal. 0: none.
     checkpoint_every: int = Field(default=1, ge=0)
+    # tf.distribute: none | mirrored (this machine's GPUs, else its CPU) | multi_worker (the
+    # cluster in TF_CONFIG). batch_size is then per replica (see docs/scaling.md).
+    distribute: Literal["none", "mirrored", "multi_worker"] = "none"
 
 
 class Config(_Spec):
@@ -196,6 +199,15 @@ class Config(_Spec):
         if self.training.mode == "stateless" and self.training.chunk_length is not None:
             raise ValueError("training.chunk_length: only used with training.mode: stateful; "
                              "remove it or set the mode")
+        if self.training.distribute != "none" and self.training.mode == "stateful":
+            raise ValueError("training.distribute: stateful training runs unsharded: a strategy "
+                             "splits every batch's rows across replicas, each with its own copy "
+                             "of the state, so row j of batch k would no longer meet its state "
+                             "from batch k-1 on the same replica; use distribute: none")
+        if self.training.distribute != "none" and self.variable_length:
+            raise ValueError("training.distribute: variable-length sequences (window.look_back: "
+                             "null) are not supported under a strategy; use distribute: none or "
+                             "a fixed look_back")
         return self
 
     def _check_seq2seq(self) -> None:

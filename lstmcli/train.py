@@ -94,14 +94,25 @@ class Persistence:
     stop: StopRequest | None = None
 
 
+def _needs_custom_loop(strategy) -> bool:
+    if strategy is None:
+        return False
+    import tensorflow as tf  # noqa: TID253
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
 def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None,
         on_epoch: EpochCallback | None = None, jit_compile: bool | None = None,
-        persist: Persistence | None = None) -> TrainResult:
+        persist: Persistence | None = None, strategy=None) -> TrainResult:
     """Train `model` in place; afterwards it holds the best epoch's weights.
 
     jit_compile: XLA for the train step; None takes training.jit_compile, and when that is
     None too, on. persist: checkpoint each epoch, resume from a checkpoint (weights,
     optimizer state, epoch count, history, early-stopping counters), stop on a signal.
+    strategy: a MultiWorkerMirroredStrategy trains with `distribute.custom_fit` (Keras's
+    `fit` crashes under it); call `fit` inside the strategy's scope, with `data.x` batched
+    by the global batch. Other strategies use `model.fit` as it is.
     """
     keras = import_keras()
     epochs = epochs or spec.epochs
@@ -169,7 +180,15 @@ def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None
         model.load_weights(resume.weights_path)  # weights and optimizer state
         start = epochs if resume.stopped else min(resume.epochs_done, epochs)
     t0 = time.perf_counter()
-    if data.y is None:  # a dataset yields its own batches, already shuffled
+    if _needs_custom_loop(strategy):
+        from lstmcli.distribute import custom_fit
+
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)  # in the strategy's scope
+        custom_fit(model, data.x, strategy=strategy, optimizer=model.optimizer,
+                   loss=model.loss, epochs=epochs, initial_epoch=start, val_ds=val,
+                   callbacks=callbacks, global_batch=data.batch_size, jit_compile=jit_compile)
+    elif data.y is None:  # a dataset yields its own batches, already shuffled
         model.fit(data.x, epochs=epochs, initial_epoch=start, validation_data=val,
                   callbacks=callbacks, verbose=0, shuffle=False)
     else:
@@ -179,12 +198,15 @@ def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None
                   callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - t0
 
-    losses = [r[monitor] for r in rows]
+    # Rows are numbered by epoch: a run resumed by BackupAndRestore starts past epoch 1.
+    by_epoch = {r["epoch"]: r for r in rows}
+    last = rows[-1]["epoch"]
     if stopper is not None and stopper.best_weights is not None:
-        best = int(stopper.best_epoch)  # weights restored from this epoch
+        best = int(stopper.best_epoch) + 1  # weights restored from this epoch
     else:
-        best = len(rows) - 1  # no early stopping: the model keeps the last epoch
-    return TrainResult(history=rows, best_epoch=best + 1, best_loss=float(losses[best]),
-                       monitor=monitor, stopped_early=len(rows) < epochs or bool(
+        best = last  # no early stopping: the model keeps the last epoch
+    return TrainResult(history=rows, best_epoch=best,
+                       best_loss=float(by_epoch.get(best, rows[-1])[monitor]),
+                       monitor=monitor, stopped_early=last < epochs or bool(
                            resume and resume.stopped),
                        seconds=round(seconds, 3))
