@@ -16,6 +16,7 @@ import csv
 import json
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,9 @@ def save_bundle(run_dir: str | Path, *, model, meta: dict, history: list[dict],
 
 def load_bundle(run_dir: str | Path) -> Bundle:
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise BundleError(f"{run_dir}: is a file, not a run directory (give the directory "
+                          "`lstmcli train --out` wrote)")
     if not run_dir.is_dir():
         raise BundleError(f"{run_dir}: run directory not found (make one with `lstmcli train`)")
     meta_path, model_path = run_dir / META_FILE, run_dir / MODEL_FILE
@@ -95,6 +99,9 @@ def load_bundle(run_dir: str | Path) -> Bundle:
         meta = json.loads(meta_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise BundleError(f"{meta_path}: unreadable ({exc})") from None
+    if not isinstance(meta, dict):
+        raise BundleError(f"{meta_path}: not a run description (a JSON object was expected); "
+                          "retrain with `lstmcli train`")
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
         raise BundleError(f"{meta_path}: format_version {version!r} is not supported by this "
@@ -104,10 +111,25 @@ def load_bundle(run_dir: str | Path) -> Bundle:
         scaler = Scaler.from_dict(meta["scaler"])
     except (KeyError, ConfigError) as exc:
         raise BundleError(f"{meta_path}: invalid bundle ({exc})") from None
+    if not zipfile.is_zipfile(model_path):
+        raise BundleError(f"{model_path}: not a Keras model file (empty, truncated or not a "
+                          "zip archive); retrain with `lstmcli train`")
     keras = import_keras()
     try:
         model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
     except Exception as exc:  # noqa: BLE001 - any load failure is a bad bundle
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"{model_path}: cannot load model ({first})") from None
+    _check_inputs(model, config, model_path)
     return Bundle(path=run_dir, model=model, meta=meta, config=config, scaler=scaler)
+
+
+def _check_inputs(model, config: Config, model_path: Path) -> None:
+    """The model must read as many features as bundle.json says the data has."""
+    want = len(config.data.features or [])
+    for tensor in model.inputs[:1]:
+        got = tensor.shape[-1]
+        if want and got is not None and got != want:
+            raise BundleError(f"{model_path}: the model reads {got} feature(s) but bundle.json "
+                              f"lists {want} ({config.data.features}); the files come from "
+                              "different runs: retrain with `lstmcli train`")

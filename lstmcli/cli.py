@@ -115,6 +115,8 @@ def _output_lock(path: Path | None, *, wait: bool, out: Output):
 
 
 def _require_file(path: Path, what: str) -> None:
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; give the {what} itself")
     if not path.is_file():
         raise DataError(f"{path}: {what} not found")
 
@@ -360,7 +362,24 @@ def inspect_model(
 
 
 def main() -> None:
-    app(prog_name="lstmcli")
+    """The `lstmcli` entry point. Usage mistakes Typer finds (unknown option, bad value)
+    become one `error:` line, exit 2, like every other error."""
+    from typer._click.exceptions import NoArgsIsHelpError
+    from typer._click.exceptions import UsageError as TyperUsageError
+
+    try:
+        code = app(prog_name="lstmcli", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        code = exc.exit_code
+    except TyperUsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "lstmcli"
+        Output().error(f"{exc.format_message()} (see `{command} -h`)")
+        code = exc.exit_code
+    except typer.Abort:
+        Output().error("aborted")
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

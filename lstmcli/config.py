@@ -22,7 +22,8 @@ from lstmcli.errors import ConfigError
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `units: true` or `epochs: "10"` are mistakes, not 1 and 10
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DataSpec(_Spec):
@@ -288,7 +289,27 @@ def _describe(err: dict[str, Any]) -> str:
     msg = err["msg"]
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         msg = msg.replace("Input should be", "must be")
-    return f"{msg}. Received: {received!r}"
+    return f"{msg}. Received: {_short(repr(received))}"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """A value as shown in an error: long ones (a YAML alias bomb) cut to `limit` chars."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key given twice in one mapping is an error (PyYAML
+    silently keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' appears twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def config_from_dict(raw: Any, *, source: str = "config") -> Config:
@@ -299,9 +320,11 @@ def config_from_dict(raw: Any, *, source: str = "config") -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
+        errors = exc.errors()
         lines = [_describe(e) if e["type"] == "value_error" and not e["loc"]
-                 else f"{format_loc(tuple(e['loc']))}: {_describe(e)}" for e in exc.errors()]
-        raise ConfigError(f"{source}: " + "; ".join(lines)) from None
+                 else f"{format_loc(tuple(e['loc']))}: {_describe(e)}" for e in errors[:3]]
+        more = f"; and {len(errors) - 3} more" if len(errors) > 3 else ""
+        raise ConfigError(f"{source}: " + "; ".join(lines) + more) from None
 
 
 def load_config(path: str | Path) -> Config:
@@ -314,7 +337,7 @@ def load_config(path: str | Path) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""

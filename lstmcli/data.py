@@ -13,6 +13,7 @@ not features. Problems are raised as `DataError` naming the file, column and lin
 
 from __future__ import annotations
 
+import codecs
 import csv
 import warnings
 from dataclasses import dataclass, field
@@ -81,13 +82,36 @@ def _sniff_delimiter(path: Path) -> str:
         return ","
 
 
+NEWLINE = b"\n"
+
+
+def _not_utf8(path: Path) -> DataError:
+    """Where the first byte that is not UTF-8 is: line and byte value."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 1
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                at = max(exc.start - pending, 0)
+                line = lines + block[:at].count(NEWLINE)
+                return DataError(f"{path}: line {line}: byte 0x{block[at]:02x} is not UTF-8 "
+                                 "text; save the file as UTF-8")
+            offset, lines = offset + len(block), lines + block.count(NEWLINE)
+    return DataError(f"{path}: not UTF-8 text; save the file as UTF-8")
+
+
 def _read_csv(path: Path, **kw):
     try:
         return pd.read_csv(path, sep=_sniff_delimiter(path), encoding="utf-8-sig",
                            skipinitialspace=True, **kw)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; expected a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
+    except (pd.errors.ParserError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise DataError(f"{path}: cannot parse as CSV ({first})") from None
 
@@ -116,7 +140,9 @@ def _chunks(path: Path, **kw):
             yield next(reader)
         except StopIteration:
             return
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
+        except (pd.errors.ParserError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0]
             raise DataError(f"{path}: cannot parse as CSV ({first})") from None
 
@@ -136,10 +162,13 @@ def _pick_time_col(columns: list[str], spec: DataSpec, path: Path) -> str | None
             raise DataError(f"{path}: time column '{spec.time}' (data.time) not found; "
                             f"columns are {columns}")
         return spec.time
-    by_lower = {c.lower(): c for c in columns}
     for name in TIME_NAMES:
-        if name in by_lower:
-            return by_lower[name]
+        found = [c for c in columns if c.lower() == name]
+        if len(found) > 1:
+            raise DataError(f"{path}: columns {found} differ only in case, so the time column is "
+                            "ambiguous; rename one, or set data.time")
+        if found:
+            return found[0]
     return None
 
 
@@ -149,7 +178,19 @@ def _parse_time(col: pd.Series, name: str, path: Path) -> pd.Series:
         raise DataError(f"{path}: line {_line(row)}: empty timestamp in column '{name}'")
     if pd.api.types.is_integer_dtype(col):
         return col.astype("int64")  # plain step numbers (e.g. a year or an index)
-    parsed = pd.to_datetime(col.astype(str), errors="coerce")
+    text = col.astype(str)
+    with warnings.catch_warnings():  # pandas warns when it falls back to dateutil
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            parsed = pd.to_datetime(text, errors="coerce")
+        except ValueError:  # time zones that differ (e.g. across a daylight-saving change)
+            zoned = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).to_numpy()
+            if not zoned.all():
+                pos = int(np.flatnonzero(~zoned)[0])
+                raise DataError(f"{path}: line {_line(col.index[pos])}: column '{name}' mixes "
+                                f"timestamps with and without a time zone ({text.iloc[pos]!r});"
+                                " give every timestamp an offset, or none") from None
+            parsed = pd.to_datetime(text, errors="coerce", utc=True)
     bad = parsed.isna().to_numpy()
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
@@ -207,8 +248,11 @@ def _choose_columns(chunk: pd.DataFrame, spec: DataSpec, skip: set[str], path: P
     first chunk's numeric columns."""
     features = list(spec.features) if spec.features else _auto_features(chunk, skip, notes)
     if not features:
-        raise DataError(f"{path}: no numeric columns to use as features; "
-                        f"columns are {list(chunk.columns)}")
+        text = [c for c in chunk.columns if c not in skip]
+        example = (f" (column '{text[0]}' holds text such as {str(chunk[text[0]].iloc[0])!r}: "
+                   "write plain numbers without thousands separators or units)") if text else ""
+        raise DataError(f"{path}: no numeric columns to use as features; columns are "
+                        f"{list(chunk.columns)}{example}")
     targets = list(spec.targets) if spec.targets else list(features)
     columns = features + [t for t in targets if t not in features]
     missing_cols = [c for c in columns if c not in chunk.columns]

@@ -32,6 +32,17 @@ def _break(run: Path, how: str) -> None:
     elif how == "no_freq":
         meta = json.loads((run / "bundle.json").read_text())
         (run / "bundle.json").write_text(json.dumps({**meta, "freq": None}))
+    elif how == "json_list":
+        (run / "bundle.json").write_text("[]")
+    elif how == "empty_model":
+        (run / "model.keras").write_bytes(b"")
+    elif how == "two_feature_model":  # a model.keras from a run on other data
+        from lstmcli.backend import import_keras
+
+        keras = import_keras()
+        inp = keras.Input((4, 2))
+        keras.Model(inp, keras.layers.Dense(1)(keras.layers.LSTM(2)(inp))).save(
+            run / "model.keras")
     elif how == "lambda_model":  # a model file that carries code: safe loading refuses it
         from lstmcli.backend import import_keras
 

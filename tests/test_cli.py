@@ -49,7 +49,7 @@ def test_train_writes_a_complete_run_directory(trained):
     assert sorted(p.name for p in run.iterdir()) == ["bundle.json", "history.csv", "model.keras"]
     meta = json.loads((run / "bundle.json").read_text())
     assert meta["format_version"] == 1 and meta["freq"] == "D"
-    assert set(meta["versions"]) == {"lstmcli", "keras", "tensorflow"}
+    assert set(meta["versions"]) == {"lstmcli", "keras", "tensorflow", "numpy", "pandas", "python"}
     assert meta["config"]["data"]["features"] == ["y"] and meta["columns"] == ["y"]
     assert meta["last_ds"] == {"series_0": "2024-02-09T00:00:00"}
     assert meta["training"]["epochs_run"] == 2 and meta["scaler"]["kind"] == "minmax"

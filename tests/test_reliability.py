@@ -249,3 +249,18 @@ def test_log_file_for_cron(tmp_path, cli, trained):
     assert lines[-1].endswith("exit 5")
     stamp = lines[-1].split(" ", 1)[0]
     assert stamp[:4].isdigit() and stamp[10] == "T"
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["rollout", "x.csv", "-m", "run", "-H", "-5"], "Invalid value for '--horizon'"),
+    (["predict", "x.csv", "--bogus"], "No such option: --bogus"),
+    (["train", "x.csv"], "Missing option"),
+])
+def test_usage_errors_are_one_line_too(args, fragment):
+    """The installed entry point turns Typer's usage block into one `error:` line, exit 2."""
+    proc = _lstmcli(*args)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], err
+    assert f"(see `lstmcli {args[0]} -h`)" in lines[0]
