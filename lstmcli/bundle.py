@@ -84,6 +84,16 @@ def save_bundle(run_dir: str | Path, *, model, meta: dict, history: list[dict],
     return run_dir
 
 
+def read_meta(run_dir: str | Path) -> tuple[Config, dict]:
+    """The config and bundle.json of a run, without loading the model (or TensorFlow)."""
+    meta_path = Path(run_dir) / META_FILE
+    try:
+        meta = json.loads(meta_path.read_text())
+        return config_from_dict(meta["config"], source=f"{meta_path} config"), meta
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ConfigError) as exc:
+        raise BundleError(f"{meta_path}: unreadable ({exc})") from None
+
+
 def load_bundle(run_dir: str | Path) -> Bundle:
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():

@@ -45,6 +45,9 @@ LogOpt = Annotated[Path | None, typer.Option("--log-file", help="Also append eve
                                              "(time-stamped, plain) to this file, e.g. for "
                                              "cron; --quiet does not silence it.",
                                              show_default=False)]
+PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also draw the first series "
+                                              "(history tail, forecasts, actuals) into this "
+                                              "PNG.", show_default=False)]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="If another lstmcli job is writing the "
                                        "same output, wait for it instead of failing (exit 6).")]
 
@@ -301,6 +304,9 @@ def rollout(
                                          "past the end of each series.", show_default=False)],
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file to write "
                                                   "(default: stdout).")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the first series' "
+                                              "history tail and forecast into this PNG.",
+                                              show_default=False)] = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -321,8 +327,132 @@ def rollout(
 
     _require_file(data, "data file")
     table, summary = api.rollout(data, model, horizon=horizon)
+    if plot is not None:
+        from lstmcli.bundle import read_meta
+        from lstmcli.data import read_series
+        from lstmcli.plots import rollout_plot
+
+        config, meta = read_meta(model)
+        frame = read_series(data, config.data, fallback_freq=meta.get("freq"))
+        rollout_plot(frame, table, plot, horizon=horizon)
+        summary["plot"] = str(plot)
     _notes(out, summary)
     _emit_table(out, table, summary, out_path)
+
+
+def _scored(out: Output, scores, results, summary: dict, *, dest: Path | None,
+            plot: Path | None) -> None:
+    """backtest / evaluate: the table on stderr (or JSON), the scores CSV, the plot."""
+    from lstmcli.evaluation import write_scores
+    from lstmcli.render import scores_table
+
+    if dest is not None:
+        write_scores(scores, dest)
+        summary["out"] = str(dest)
+    if plot is not None:
+        summary["plot"] = str(plot)
+        _plot_results(results, plot, title=f"lstmcli {summary['command']}: last origin",
+                      target=summary["targets"][0])
+    _notes(out, summary)
+    if out.as_json:
+        summary["scores"] = _records(scores)
+        out.json(summary)
+        return
+    out.render(scores_table(scores, summary))
+    if dest is not None:
+        out.info(f"wrote {len(scores)} rows to {dest}")
+
+
+def _plot_results(results, path: Path, *, title: str, target: str) -> None:
+    from lstmcli.plots import Panel, save, tail
+
+    last = {r.series: r for r in results}  # the last origin of each series
+    panels = []
+    for r in last.values():
+        ds, history = tail(r.history_ds, r.history[:, 0], max(4 * len(r.truth), 24))
+        panels.append(Panel(title=f"{r.series} ({target})", history_ds=ds, history=history,
+                            forecast_ds=r.stamps,
+                            forecasts={k: v[:, 0] for k, v in r.preds.items()},
+                            truth=r.truth[:, 0]))
+    save(panels, path, title=title)
+
+
+@_command
+def backtest(
+    data: DataArg,
+    config: ConfigOpt,
+    horizon: Annotated[int, typer.Option("--horizon", "-H", min=1, help="Steps forecast from "
+                                         "each origin.", show_default=False)],
+    origins: Annotated[int, typer.Option("--origins", "-k", min=1, help="Number of forecast "
+                                         "origins, counted back from each series' end.")] = 3,
+    step: Annotated[int | None, typer.Option("--step", min=1, help="Steps between origins "
+                                             "(default: the horizon).",
+                                             show_default=False)] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Override training.epochs.")] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write the scores (one "
+                                                  "row per series, origin, method and target) "
+                                                  "to this CSV.")] = None,
+    plot: PlotOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    log_file: LogOpt = None,
+    wait: WaitOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Rolling-origin backtest: for each origin, train on the rows before it only, forecast
+    H steps and score them, next to the Naive and Seasonal-Naive baselines on the same
+    origins (MAE, RMSE, sMAPE, MASE).
+
+    \b
+    Example:
+        lstmcli backtest sample_data/airline_passengers.csv -c configs/quickstart.yaml -H 12 -k 3
+    """
+    from lstmcli.config import load_config
+    from lstmcli.evaluation import backtest as run_backtest
+
+    cfg = load_config(config)
+    _require_file(data, "data file")
+
+    def progress(k: int, n: int, seconds: float) -> None:
+        out.info(f"origin {k}/{n} trained and scored in {seconds:.1f}s")
+
+    scores, results, summary = run_backtest(data, cfg, horizon=horizon, origins=origins,
+                                            step=step, epochs=epochs, on_origin=progress)
+    _scored(out, scores, results, summary, dest=out_path, plot=plot)
+
+
+@_command
+def evaluate(
+    data: DataArg,
+    model: ModelOpt,
+    horizon: Annotated[int, typer.Option("--horizon", "-H", min=1, help="Rows at the end of "
+                                         "each series to forecast and score.",
+                                         show_default=False)],
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write the scores to "
+                                                  "this CSV.")] = None,
+    plot: PlotOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    log_file: LogOpt = None,
+    wait: WaitOpt = False,
+    *,
+    out: Output,
+) -> None:
+    """Score a trained run on the last H rows of each series, forecast from the rows before
+    them (no retraining), next to the Naive and Seasonal-Naive baselines.
+
+    \b
+    Example:
+        lstmcli evaluate held_out.csv -m runs/air -H 12 --plot eval.png
+    """
+    from lstmcli.evaluation import evaluate as run_evaluate
+
+    _require_file(data, "data file")
+    scores, results, summary = run_evaluate(data, model, horizon=horizon)
+    _scored(out, scores, results, summary, dest=out_path, plot=plot)
 
 
 @_command(name="inspect")

@@ -45,6 +45,9 @@ class DataSpec(_Spec):
     scaling: Literal["minmax", "standard", "none"] = "minmax"
     # Pandas frequency alias ("D", "h", "MS", ...). None: inferred from the timestamps.
     freq: str | None = None
+    # Steps per season (12 for monthly data with a yearly cycle): the Seasonal-Naive baseline
+    # and MASE's scale in backtests. None: from the frequency (h 24, D 7, W 52, MS 12, ...).
+    season_length: int | None = Field(default=None, gt=0)
 
 
 class WindowSpec(_Spec):

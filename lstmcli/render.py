@@ -81,3 +81,37 @@ def inspect_table(info: dict) -> Group:
         lines.append(f"stateful: batch size {info['batch_size']}, chunk length "
                      f"{info['chunk_length']}; state reset at each epoch and row-group start")
     return Group(table, *(Text(line) for line in lines))  # Text: no markup in "[batch, ...]"
+
+
+def scores_table(scores, summary: dict) -> Group:
+    """Model and baselines per series (means over origins), overall last; a model row
+    that loses to a baseline on MASE is marked."""
+    measures = ["mase", "smape", "mae", "rmse"]
+    many_targets = scores["target"].nunique() > 1
+    table = Table(title=f"{summary['command']}: horizon {summary['horizon']}, season length "
+                  f"{summary['season_length']}; means over origins", show_edge=False)
+    for col in ("series", *(["target"] if many_targets else []), "method", *measures):
+        table.add_column(col, justify="right" if col in measures else "left")
+    means = scores.groupby(["series", "target", "method"], sort=False)[measures].mean()
+    keys = list(dict.fromkeys((s, t) for s, t, _ in means.index))
+    shown = keys if len(keys) <= 12 else keys[:10]
+    for s, t in shown:
+        part = means.loc[(s, t)]
+        for method, row in part.iterrows():
+            label = Text(str(method))
+            if method == "lstm":
+                worse = [b for b in part.index if b != "lstm" and part.loc[b, "mase"] < row["mase"]]
+                if worse:
+                    label = Text(f"lstm, loses to {' and '.join(worse)}", style="bold red")
+            table.add_row(Text(str(s)), *([Text(str(t))] if many_targets else []), label,
+                          *[f"{row[m]:.4g}" for m in measures])
+        table.add_section()
+    for method, row in summary["overall"].items():
+        table.add_row("all", *([""] if many_targets else []), method,
+                      *[f"{row[m]:.4g}" for m in measures])
+    beats = "; ".join(f"{share:.0%} of cases vs {b}" for b, share in
+                      summary["lstm_beats_on_mase"].items())
+    footer = Text(f"lstm beats on MASE: {beats} ({summary['cases']} series x origin x target)"
+                  + (f"; {len(keys) - len(shown)} more series in the CSV/JSON output"
+                     if len(shown) < len(keys) else ""))
+    return Group(table, footer)

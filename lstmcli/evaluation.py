@@ -1,0 +1,236 @@
+"""Scoring forecasts on data the model has not seen: rolling-origin backtests and held-out
+tails, side by side with the Naive and Seasonal-Naive baselines on the same origins.
+
+    backtest: for each origin, train on the rows before it only (a real `train` on a
+              truncated copy of the CSV), roll out H steps, score against the truth.
+    evaluate: cut the last H rows of each series, roll an existing run out from there.
+
+Origins are counted from each series' end: with K origins and step S (default H), the
+forecasts start at rows n - H - (K-1)·S, ..., n - H, so the last origin forecasts the last
+H rows. MASE divides by the in-sample Seasonal-Naive MAE of the rows before the origin,
+with the season length from data.season_length or the frequency.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lstmcli import metrics
+from lstmcli.config import Config
+from lstmcli.data import Frame, read_series
+from lstmcli.errors import DataError, UsageError
+from lstmcli.files import write_atomic
+
+METHODS = ("lstm", "naive", "seasonal_naive")
+MEASURES = ("mae", "rmse", "smape", "mase")
+
+
+@dataclass
+class Forecasts:
+    """What one origin produced for one series: truth, the model and the baselines."""
+
+    series: str
+    origin: object  # time stamp of the first forecast step
+    history: np.ndarray  # (cut, targets) rows before the origin
+    history_ds: pd.Index  # (cut,) their time stamps
+    truth: np.ndarray  # (H, targets)
+    stamps: pd.Index  # (H,) time stamps of the forecast steps
+    preds: dict[str, np.ndarray]  # method -> (H, targets)
+
+
+def season_of(config: Config, frame: Frame) -> int:
+    return config.data.season_length or metrics.season_length(frame.freq)
+
+
+def cut_frame(frame: Frame, cuts: dict[str, int]) -> Frame:
+    """A copy of `frame` with each series cut to its first `cuts[id]` rows (views)."""
+    from dataclasses import replace
+
+    series = [replace(s, values=s.values[:cuts[s.id]], ds=s.ds[:cuts[s.id]])
+              for s in frame.series if s.id in cuts]
+    return replace(frame, series=series, notes=[])
+
+
+def write_frame(frame: Frame, path: Path) -> Path:
+    """The frame as a CSV that `read_series` reads back with the resolved config."""
+    tables = []
+    for s in frame.series:
+        table = pd.DataFrame(s.values, columns=frame.columns)
+        if frame.time_col is not None:
+            table.insert(0, frame.time_col, np.asarray(s.ds))
+        if frame.series_col is not None:
+            table.insert(0, frame.series_col, s.id)
+        tables.append(table)
+    pd.concat(tables).to_csv(path, index=False, float_format="%.17g")
+    return path
+
+
+def _forecast_table(table: pd.DataFrame, frame: Frame) -> dict[str, np.ndarray]:
+    """Rollout output rows back to (H, targets) arrays per series id."""
+    if frame.series_col is None:
+        return {frame.series[0].id: table[frame.targets].to_numpy(dtype="float64")}
+    return {str(sid): part[frame.targets].to_numpy(dtype="float64")
+            for sid, part in table.groupby(frame.series_col, sort=False)}
+
+
+def _baselines(history: np.ndarray, horizon: int, season: int) -> dict[str, np.ndarray]:
+    return {"naive": metrics.naive(history, horizon),
+            "seasonal_naive": metrics.seasonal_naive(history, horizon, season)}
+
+
+def score_rows(results: list[Forecasts], frame: Frame, season: int) -> pd.DataFrame:
+    """One row per series, origin, method and target: mae, rmse, smape, mase."""
+    rows = []
+    for r in results:
+        for method, pred in r.preds.items():
+            for k, target in enumerate(frame.targets):
+                row = {"series": r.series, "origin": _text(r.origin), "method": method,
+                       "target": target}
+                row.update(metrics.scores(pred[:, k], r.truth[:, k], r.history[:, k], season))
+                rows.append(row)
+    return pd.DataFrame.from_records(rows)
+
+
+def summarise(scores: pd.DataFrame) -> dict:
+    """Means per method, and where the model loses to a baseline on MASE."""
+    overall = {m: {k: float(v) for k, v in part[list(MEASURES)].mean().items()}
+               for m, part in scores.groupby("method", sort=False)}
+    keys = ["series", "origin", "target"]
+    wide = scores.pivot_table(index=keys, columns="method", values="mase", aggfunc="first")
+    beats = {b: float((wide["lstm"] < wide[b]).mean()) for b in METHODS[1:] if b in wide}
+    return {"overall": overall, "lstm_beats_on_mase": beats, "cases": int(len(wide))}
+
+
+def _stamp_like(value, example):
+    """A time stamp from bundle.json (ISO text or a step number) in the type of `example`."""
+    return pd.Timestamp(value) if isinstance(example, pd.Timestamp) else int(value)
+
+
+def _text(stamp) -> str:
+    if isinstance(stamp, pd.Timestamp):
+        return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.isoformat()
+    return str(stamp)
+
+
+def backtest(data_path: str | Path, config: Config, *, horizon: int, origins: int,
+             step: int | None = None, epochs: int | None = None,
+             on_origin: Callable[[int, int, float], None] | None = None
+             ) -> tuple[pd.DataFrame, list[Forecasts], dict]:
+    """Rolling-origin evaluation: K trainings, each on the rows before its origin only."""
+    from lstmcli import api
+
+    t0 = time.perf_counter()
+    if horizon < 1 or origins < 1 or (step is not None and step < 1):
+        raise UsageError(f"--horizon, --origins and --step must be >= 1. Received: horizon "
+                         f"{horizon}, origins {origins}, step {step}")
+    step = step or horizon
+    frame = read_series(data_path, config.data)
+    config = api._resolved(config, frame)
+    season = season_of(config, frame)
+    longest = max(len(s.values) for s in frame.series)
+    back = horizon + (origins - 1) * step
+    if back >= longest:
+        raise DataError(f"{data_path}: {origins} origin(s) of horizon {horizon} every {step} "
+                        f"step(s) reach {back} rows back, but the longest series has "
+                        f"{longest}; lower --origins or --horizon")
+    results: list[Forecasts] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="lstmcli-backtest-") as tmp:
+        for k in range(origins):
+            t1 = time.perf_counter()
+            back_k = horizon + (origins - 1 - k) * step
+            cuts = {s.id: len(s.values) - back_k for s in frame.series
+                    if len(s.values) - back_k > 0}
+            part = cut_frame(frame, cuts)
+            csv_path = write_frame(part, Path(tmp) / f"origin{k}.csv")
+            run = Path(tmp) / f"run{k}"
+            try:
+                api.train(csv_path, config, out=run, epochs=epochs, force=True)
+            except DataError as exc:
+                raise DataError(f"{data_path}: origin {k + 1} of {origins} ({back_k} rows "
+                                f"before the end): {exc}") from None
+            table, summary = api.rollout(csv_path, run, horizon=horizon)
+            notes += [n for n in summary["notes"] if n not in notes]
+            preds = _forecast_table(table, frame)
+            for s in frame.series:
+                if s.id not in cuts or s.id not in preds:
+                    continue
+                cut = cuts[s.id]
+                history = s.values[:cut][:, frame.target_idx]
+                truth = s.values[cut:cut + horizon][:, frame.target_idx]
+                results.append(Forecasts(
+                    series=s.id, origin=s.ds[cut], history=history, history_ds=s.ds[:cut],
+                    truth=truth,
+                    stamps=s.ds[cut:cut + horizon],
+                    preds={"lstm": preds[s.id], **_baselines(history, horizon, season)}))
+            if on_origin is not None:
+                on_origin(k + 1, origins, time.perf_counter() - t1)
+    scores = score_rows(results, frame, season)
+    summary = {"command": "backtest", "data": str(data_path), "horizon": horizon,
+               "origins": origins, "step": step, "season_length": season,
+               "targets": frame.targets,
+               "series": len(frame.series), **summarise(scores),
+               "notes": frame.notes + notes, "seconds": round(time.perf_counter() - t0, 3)}
+    return scores, results, summary
+
+
+def evaluate(data_path: str | Path, run_dir: str | Path, *, horizon: int
+             ) -> tuple[pd.DataFrame, list[Forecasts], dict]:
+    """Score an existing run on the last `horizon` rows of each series: it forecasts them
+    from the rows before, without retraining."""
+    from lstmcli import api
+    from lstmcli.bundle import load_bundle
+
+    t0 = time.perf_counter()
+    if horizon < 1:
+        raise UsageError(f"--horizon must be >= 1. Received: {horizon}")
+    bundle = load_bundle(run_dir)
+    frame = read_series(data_path, bundle.config.data, fallback_freq=bundle.meta.get("freq"))
+    season = season_of(bundle.config, frame)
+    cuts = {s.id: len(s.values) - horizon for s in frame.series
+            if len(s.values) - horizon > 0}
+    if not cuts:
+        raise DataError(f"{data_path}: every series is {horizon} rows or shorter; nothing is "
+                        "left to forecast from")
+    notes = []
+    trained_to = bundle.meta.get("last_ds", {})
+    seen = [s.id for s in frame.series
+            if s.id in cuts and s.id in trained_to and s.ds[cuts[s.id]] <= _stamp_like(
+                trained_to[s.id], s.ds[0])]
+    if seen:
+        notes.append(f"the model was trained on rows that include the evaluated tail of "
+                     f"{len(seen)} series (e.g. '{seen[0]}'): these scores are optimistic; "
+                     "evaluate on rows after the training data, or use `lstmcli backtest`")
+    with tempfile.TemporaryDirectory(prefix="lstmcli-evaluate-") as tmp:
+        csv_path = write_frame(cut_frame(frame, cuts), Path(tmp) / "history.csv")
+        table, summary = api.rollout(csv_path, run_dir, horizon=horizon)
+    preds = _forecast_table(table, frame)
+    results = []
+    for s in frame.series:
+        if s.id not in cuts or s.id not in preds:
+            continue
+        cut = cuts[s.id]
+        history = s.values[:cut][:, frame.target_idx]
+        results.append(Forecasts(
+            series=s.id, origin=s.ds[cut], history=history, history_ds=s.ds[:cut],
+            truth=s.values[cut:][:, frame.target_idx], stamps=s.ds[cut:],
+            preds={"lstm": preds[s.id], **_baselines(history, horizon, season)}))
+    scores = score_rows(results, frame, season)
+    return scores, results, {
+        "command": "evaluate", "data": str(data_path), "run_dir": str(run_dir),
+        "horizon": horizon, "season_length": season, "series": len(results),
+        "targets": frame.targets,
+        **summarise(scores), "notes": frame.notes + summary["notes"] + notes,
+        "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def write_scores(scores: pd.DataFrame, path: str | Path) -> None:
+    with write_atomic(path) as fh:
+        scores.to_csv(fh, index=False, float_format="%.6g")

@@ -1,0 +1,105 @@
+"""backtest and evaluate: origins, no peeking past an origin, baselines and MASE checked
+against plain re-computations, outputs (CSV, JSON, PNG)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY, long_csv, wide_csv, write_yaml
+from lstmcli import api, evaluation
+from lstmcli.config import config_from_dict
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _mase_by_hand(pred, true, insample, m):
+    errors = [abs(p - t) for p, t in zip(pred, true, strict=True)]
+    scale = [abs(insample[t] - insample[t - m]) for t in range(m, len(insample))]
+    return (sum(errors) / len(errors)) / (sum(scale) / len(scale))
+
+
+def test_backtest_origins_baselines_and_mase(tmp_path, monkeypatch):
+    data = wide_csv(tmp_path / "d.csv", n=60)  # daily: season length 7
+    cfg = config_from_dict(TINY)
+    seen_ends = []
+    real_train = api.train
+
+    def spy(path, config, **kw):  # what each origin's training could see
+        seen_ends.append(pd.read_csv(path)["date"].iloc[-1])
+        return real_train(path, config, **kw)
+
+    monkeypatch.setattr(api, "train", spy)
+    scores, results, summary = evaluation.backtest(data, cfg, horizon=5, origins=2)
+
+    raw = pd.read_csv(data)
+    y, dates = raw["y"].to_numpy(), raw["date"].to_list()
+    assert [r.origin.strftime("%Y-%m-%d") for r in results] == [dates[50][:10], dates[55][:10]]
+    assert seen_ends == [dates[49][:10], dates[54][:10]]  # trained on the rows before each origin only
+    assert summary["season_length"] == 7 and summary["cases"] == 2
+    assert len(scores) == 2 * 3  # origins x methods (one target)
+    for r in results:
+        cut = 50 if r.origin.strftime("%Y-%m-%d") == dates[50][:10] else 55
+        np.testing.assert_allclose(r.truth[:, 0], y[cut:cut + 5])
+        np.testing.assert_allclose(r.preds["naive"][:, 0], [y[cut - 1]] * 5)
+        np.testing.assert_allclose(r.preds["seasonal_naive"][:, 0], y[cut - 7:cut - 2])
+        for method, pred in r.preds.items():
+            row = scores[(scores.origin == r.origin.strftime("%Y-%m-%d"))
+                         & (scores.method == method)].iloc[0]
+            assert row["mase"] == pytest.approx(_mase_by_hand(pred[:, 0], y[cut:cut + 5],
+                                                              y[:cut], 7), rel=1e-9)
+            assert row["mae"] == pytest.approx(np.mean(np.abs(pred[:, 0] - y[cut:cut + 5])))
+    lstm = scores[scores.method == "lstm"]
+    assert summary["overall"]["lstm"]["mase"] == pytest.approx(lstm["mase"].mean())
+
+
+def test_backtest_cli_long_format_outputs(tmp_path, cli):
+    data = long_csv(tmp_path / "long.csv", lengths=(40, 35, 30))
+    cfg = write_yaml(tmp_path / "c.yaml", TINY)
+    out, plot = tmp_path / "scores.csv", tmp_path / "bt.png"
+    doc = cli.json("backtest", data, "-c", cfg, "-H", "4", "-k", "2", "-o", out,
+                   "--plot", plot)
+    assert doc["origins"] == 2 and doc["series"] == 3 and doc["cases"] == 6
+    assert set(doc["lstm_beats_on_mase"]) == {"naive", "seasonal_naive"}
+    scores = pd.read_csv(out)
+    assert sorted(scores["series"].unique()) == ["s0", "s1", "s2"]
+    assert len(scores) == 3 * 2 * 3 and len(doc["scores"]) == len(scores)
+    assert plot.read_bytes()[:8] == PNG and plot.stat().st_size > 10_000
+    # the table for people goes to stderr, marked where the model loses
+    result = cli("backtest", data, "-c", cfg, "-H", "4", "-k", "1", "--epochs", "1")
+    assert result.stdout == "" and "seasonal_naive" in result.stderr
+    assert "lstm beats on MASE" in result.stderr
+
+
+def test_backtest_too_many_origins_is_a_data_error(tmp_path, cli):
+    data = wide_csv(tmp_path / "d.csv", n=30)
+    cfg = write_yaml(tmp_path / "c.yaml", TINY)
+    result = cli("backtest", data, "-c", cfg, "-H", "10", "-k", "3", code=4)
+    assert "3 origin(s) of horizon 10" in result.stderr
+
+
+def test_evaluate_scores_the_tail_like_a_rollout_from_before_it(tmp_path, cli, trained):
+    out, plot = tmp_path / "eval.csv", tmp_path / "eval.png"
+    doc = cli.json("evaluate", trained["data"], "-m", trained["run"], "-H", "5", "-o", out,
+                   "--plot", plot)
+    assert doc["horizon"] == 5 and doc["series"] == 1
+    assert any("scores are optimistic" in n for n in doc["notes"])  # trained on that tail
+    raw = pd.read_csv(trained["data"])
+    head = tmp_path / "head.csv"
+    raw.iloc[:-5].to_csv(head, index=False)
+    table, _ = api.rollout(head, trained["run"], horizon=5)
+    rows = pd.read_csv(out)
+    lstm = rows[rows.method == "lstm"].iloc[0]
+    mae = np.mean(np.abs(table["y"].to_numpy() - raw["y"].to_numpy()[-5:]))
+    assert lstm["mae"] == pytest.approx(mae, rel=1e-6)
+    assert plot.read_bytes()[:8] == PNG
+
+
+def test_rollout_plot(tmp_path, cli, trained):
+    plot = tmp_path / "f.png"
+    doc = json.loads(cli("rollout", trained["data"], "-m", trained["run"], "-H", "6",
+                         "--plot", plot, "--json").stdout)
+    assert doc["plot"] == str(plot) and plot.read_bytes()[:8] == PNG
