@@ -438,6 +438,7 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
             raise Interrupted(f"{out}: {exc}{hint}", exc.exit_code - 128) from None
     if fitted is not model:
         copy_weights(fitted, model)  # the saved model always feeds its own predictions back
+    intervals = _calibrate(model, frame, scaler, config, notes) if writer else None
 
     if result.history[0]["epoch"] > 1:
         notes.append(f"resumed from this worker's backup after epoch "
@@ -459,6 +460,7 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         "last_ds": {s.id: _stamp(s.ds[-1]) for s in frame.series},
         "scaler": scaler.to_dict(),
         "training": training,
+        "intervals": intervals,
     }
     if writer:
         save_bundle(out, model=model, meta=meta, history=result.history, force=force,
@@ -469,6 +471,27 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
             "x_shape": data.x_shape, "y_shape": data.y_shape,
             "training": training, "notes": frame.notes + notes,
             "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _calibrate(model, frame: Frame, scaler: Scaler, config: Config, notes: list[str]
+               ) -> dict | None:
+    """Prediction-interval offsets from the validation tails (see intervals.py)."""
+    from lstmcli.intervals import calibrate
+
+    t = config.training
+    if (not t.interval_steps or t.validation == 0 or t.mode == "stateful"
+            or config.variable_length):
+        return None
+    w = config.window
+    used = [(s.values, n) for s, n in _usable_series(frame, config, w.look_back + w.horizon)[0]]
+    out = calibrate(model, used, scaler=scaler, feature_idx=frame.feature_idx,
+                    target_idx=frame.target_idx, look_back=w.look_back,
+                    per_step=config.model.topology == "many_to_many",
+                    horizon=t.interval_steps)
+    if out is not None:
+        notes.append(f"prediction intervals (80%, 95%) calibrated on rollouts from "
+                     f"{out['origins']} validation origin(s), {out['horizon']} step(s) ahead")
+    return out
 
 
 def describe_config(*, config: Path | None = None, run_dir: Path | None = None,
@@ -572,6 +595,19 @@ def _twin_and_rows(bundle, frame: Frame) -> tuple[object, list[np.ndarray]]:
                           weights=bundle.model.get_weights())
     rows = [bundle.scaler.transform(s.values)[:, frame.feature_idx] for s in frame.series]
     return twin, rows
+
+
+def _interval_bands(bundle, horizon: int, n_targets: int, notes: list[str]) -> dict:
+    """level -> (lo, hi) offsets for a rollout, when the run was calibrated."""
+    from lstmcli.intervals import bands
+
+    found = bundle.meta.get("intervals")
+    if not found or _runs_whole_history(bundle):
+        return {}
+    if horizon > found["horizon"]:
+        notes.append(f"prediction intervals cover the first {found['horizon']} step(s) (as "
+                     "calibrated at training; training.interval_steps); later steps have none")
+    return bands(found, horizon, n_targets)
 
 
 def _runs_whole_history(bundle) -> bool:
@@ -701,10 +737,17 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
         pred = window_rollout(bundle.model, _last_windows(scaled, w.look_back), horizon=horizon,
                               feedback=order, per_step=_per_step_model(bundle))
     pred = bundle.scaler.inverse(pred, frame.target_idx)
+    bands = _interval_bands(bundle, horizon, len(frame.targets), notes)
 
     records: list[dict] = []
     for s, p in zip(used, pred, strict=True):
-        records += _rows(frame, s, _future(frame, s, horizon), p)
+        rows = _rows(frame, s, _future(frame, s, horizon), p)
+        for level, (lo, hi) in bands.items():
+            for h, row in enumerate(rows):
+                for k, target in enumerate(frame.targets):
+                    row[f"{target}_lo_{level}"] = p[h, k] + lo[h, k]
+                    row[f"{target}_hi_{level}"] = p[h, k] + hi[h, k]
+        records += rows
     table = pd.DataFrame.from_records(records)
     return table, {"command": "rollout", "run_dir": str(run_dir), "data": str(data_path),
                    "mode": bundle.config.training.mode, "horizon": horizon,

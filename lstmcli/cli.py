@@ -373,7 +373,10 @@ def _plot_results(results, path: Path, *, title: str, target: str) -> None:
         panels.append(Panel(title=f"{r.series} ({target})", history_ds=ds, history=history,
                             forecast_ds=r.stamps,
                             forecasts={k: v[:, 0] for k, v in r.preds.items()},
-                            truth=r.truth[:, 0]))
+                            truth=r.truth[:, 0],
+                            bands=[(f"{level}% interval", lo[:, 0], hi[:, 0])
+                                   for level, (lo, hi) in sorted(r.bands.items(),
+                                                                 reverse=True)]))
     save(panels, path, title=title)
 
 

@@ -151,6 +151,9 @@ class TrainingSpec(_Spec):
     # tf.distribute: none | mirrored (this machine's GPUs, else its CPU) | multi_worker (the
     # cluster in TF_CONFIG). batch_size is then per replica (see docs/scaling.md).
     distribute: Literal["none", "mirrored", "multi_worker"] = "none"
+    # Prediction intervals (80%, 95%) from rollouts over the validation tail, for this many
+    # steps ahead; rollout adds <target>_lo_80 ... columns. 0: none. See docs/evaluation.md.
+    interval_steps: int = Field(default=24, ge=0)
 
 
 class Config(_Spec):

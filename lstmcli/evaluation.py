@@ -16,7 +16,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ class Forecasts:
     truth: np.ndarray  # (H, targets)
     stamps: pd.Index  # (H,) time stamps of the forecast steps
     preds: dict[str, np.ndarray]  # method -> (H, targets)
+    bands: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # lstm's
 
 
 def season_of(config: Config, frame: Frame) -> int:
@@ -72,12 +73,24 @@ def write_frame(frame: Frame, path: Path) -> Path:
     return path
 
 
-def _forecast_table(table: pd.DataFrame, frame: Frame) -> dict[str, np.ndarray]:
-    """Rollout output rows back to (H, targets) arrays per series id."""
-    if frame.series_col is None:
-        return {frame.series[0].id: table[frame.targets].to_numpy(dtype="float64")}
-    return {str(sid): part[frame.targets].to_numpy(dtype="float64")
-            for sid, part in table.groupby(frame.series_col, sort=False)}
+def _forecast_table(table: pd.DataFrame, frame: Frame) -> dict[str, tuple[np.ndarray, dict]]:
+    """Rollout output rows back to per series id: (H, targets) forecasts and the interval
+    bands {level: (lo, hi)} when the rollout has them."""
+    from lstmcli.intervals import LEVELS
+
+    parts = ({frame.series[0].id: table} if frame.series_col is None else
+             {str(sid): part for sid, part in table.groupby(frame.series_col, sort=False)})
+    out = {}
+    for sid, part in parts.items():
+        bands = {}
+        for level in LEVELS:
+            lo = [f"{t}_lo_{level}" for t in frame.targets]
+            hi = [f"{t}_hi_{level}" for t in frame.targets]
+            if all(c in part for c in lo + hi):
+                bands[level] = (part[lo].to_numpy(dtype="float64"),
+                                part[hi].to_numpy(dtype="float64"))
+        out[sid] = (part[frame.targets].to_numpy(dtype="float64"), bands)
+    return out
 
 
 def _baselines(history: np.ndarray, horizon: int, season: int) -> dict[str, np.ndarray]:
@@ -94,6 +107,10 @@ def score_rows(results: list[Forecasts], frame: Frame, season: int) -> pd.DataFr
                 row = {"series": r.series, "origin": _text(r.origin), "method": method,
                        "target": target}
                 row.update(metrics.scores(pred[:, k], r.truth[:, k], r.history[:, k], season))
+                if method == "lstm":
+                    for level, (lo, hi) in r.bands.items():
+                        row[f"coverage_{level}"] = metrics.coverage(lo[:, k], hi[:, k],
+                                                                    r.truth[:, k])
                 rows.append(row)
     return pd.DataFrame.from_records(rows)
 
@@ -105,7 +122,10 @@ def summarise(scores: pd.DataFrame) -> dict:
     keys = ["series", "origin", "target"]
     wide = scores.pivot_table(index=keys, columns="method", values="mase", aggfunc="first")
     beats = {b: float((wide["lstm"] < wide[b]).mean()) for b in METHODS[1:] if b in wide}
-    return {"overall": overall, "lstm_beats_on_mase": beats, "cases": int(len(wide))}
+    coverage = {c.split("_")[1]: float(scores[c].mean()) for c in scores.columns
+                if c.startswith("coverage_") and scores[c].notna().any()}
+    return {"overall": overall, "lstm_beats_on_mase": beats, "cases": int(len(wide)),
+            "interval_coverage": coverage}
 
 
 def _stamp_like(value, example):
@@ -165,11 +185,11 @@ def backtest(data_path: str | Path, config: Config, *, horizon: int, origins: in
                 cut = cuts[s.id]
                 history = s.values[:cut][:, frame.target_idx]
                 truth = s.values[cut:cut + horizon][:, frame.target_idx]
+                forecast, bands = preds[s.id]
                 results.append(Forecasts(
                     series=s.id, origin=s.ds[cut], history=history, history_ds=s.ds[:cut],
-                    truth=truth,
-                    stamps=s.ds[cut:cut + horizon],
-                    preds={"lstm": preds[s.id], **_baselines(history, horizon, season)}))
+                    truth=truth, stamps=s.ds[cut:cut + horizon], bands=bands,
+                    preds={"lstm": forecast, **_baselines(history, horizon, season)}))
             if on_origin is not None:
                 on_origin(k + 1, origins, time.perf_counter() - t1)
     scores = score_rows(results, frame, season)
@@ -218,10 +238,11 @@ def evaluate(data_path: str | Path, run_dir: str | Path, *, horizon: int
             continue
         cut = cuts[s.id]
         history = s.values[:cut][:, frame.target_idx]
+        forecast, bands = preds[s.id]
         results.append(Forecasts(
             series=s.id, origin=s.ds[cut], history=history, history_ds=s.ds[:cut],
-            truth=s.values[cut:][:, frame.target_idx], stamps=s.ds[cut:],
-            preds={"lstm": preds[s.id], **_baselines(history, horizon, season)}))
+            truth=s.values[cut:][:, frame.target_idx], stamps=s.ds[cut:], bands=bands,
+            preds={"lstm": forecast, **_baselines(history, horizon, season)}))
     scores = score_rows(results, frame, season)
     return scores, results, {
         "command": "evaluate", "data": str(data_path), "run_dir": str(run_dir),

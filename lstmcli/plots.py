@@ -73,7 +73,8 @@ def tail(ds: pd.Index, values: np.ndarray, steps: int) -> tuple[pd.Index, np.nda
 
 
 def rollout_plot(frame, table: pd.DataFrame, path: str | Path, *, horizon: int) -> int:
-    """`rollout --plot`: each series' history tail and its forecast (first target)."""
+    """`rollout --plot`: each series' history tail, its forecast and its prediction
+    intervals (first target)."""
     target = frame.targets[0]
     k = frame.columns.index(target)
     time_name = frame.time_col or "t"
@@ -85,7 +86,10 @@ def rollout_plot(frame, table: pd.DataFrame, path: str | Path, *, horizon: int) 
         if part is None:
             continue
         ds, hist = tail(s.ds, s.values[:, k], max(4 * horizon, 24))
+        bands = [(f"{level}% interval", part[f"{target}_lo_{level}"].to_numpy(),
+                  part[f"{target}_hi_{level}"].to_numpy()) for level in (95, 80)
+                 if f"{target}_lo_{level}" in part]
         panels.append(Panel(title=f"{s.id} ({target})", history_ds=ds, history=hist,
                             forecast_ds=pd.Index(part[time_name]),
-                            forecasts={"lstm rollout": part[target].to_numpy()}))
+                            forecasts={"lstm rollout": part[target].to_numpy()}, bands=bands))
     return save(panels, path, title=f"lstmcli rollout: {horizon} steps")

@@ -111,7 +111,10 @@ def scores_table(scores, summary: dict) -> Group:
                       *[f"{row[m]:.4g}" for m in measures])
     beats = "; ".join(f"{share:.0%} of cases vs {b}" for b, share in
                       summary["lstm_beats_on_mase"].items())
+    coverage = "; ".join(f"{level}% interval covers {share:.0%}" for level, share in
+                         summary.get("interval_coverage", {}).items())
     footer = Text(f"lstm beats on MASE: {beats} ({summary['cases']} series x origin x target)"
-                  + (f"; {len(keys) - len(shown)} more series in the CSV/JSON output"
+                  + (f"\nprediction intervals: {coverage} of actual values" if coverage else "")
+                  + (f"\n{len(keys) - len(shown)} more series in the CSV/JSON output"
                      if len(shown) < len(keys) else ""))
     return Group(table, footer)

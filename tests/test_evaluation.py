@@ -38,7 +38,7 @@ def test_backtest_origins_baselines_and_mase(tmp_path, monkeypatch):
     raw = pd.read_csv(data)
     y, dates = raw["y"].to_numpy(), raw["date"].to_list()
     assert [r.origin.strftime("%Y-%m-%d") for r in results] == [dates[50][:10], dates[55][:10]]
-    assert seen_ends == [dates[49][:10], dates[54][:10]]  # trained on the rows before each origin only
+    assert seen_ends == [dates[49][:10], dates[54][:10]]  # only the rows before each origin
     assert summary["season_length"] == 7 and summary["cases"] == 2
     assert len(scores) == 2 * 3  # origins x methods (one target)
     for r in results:
@@ -68,6 +68,10 @@ def test_backtest_cli_long_format_outputs(tmp_path, cli):
     assert sorted(scores["series"].unique()) == ["s0", "s1", "s2"]
     assert len(scores) == 3 * 2 * 3 and len(doc["scores"]) == len(scores)
     assert plot.read_bytes()[:8] == PNG and plot.stat().st_size > 10_000
+    assert set(doc["interval_coverage"]) == {"80", "95"}
+    lstm = scores[scores.method == "lstm"]
+    assert doc["interval_coverage"]["80"] == pytest.approx(lstm["coverage_80"].mean())
+    assert scores[scores.method != "lstm"]["coverage_80"].isna().all()
     # the table for people goes to stderr, marked where the model loses
     result = cli("backtest", data, "-c", cfg, "-H", "4", "-k", "1", "--epochs", "1")
     assert result.stdout == "" and "seasonal_naive" in result.stderr
@@ -103,3 +107,38 @@ def test_rollout_plot(tmp_path, cli, trained):
     doc = json.loads(cli("rollout", trained["data"], "-m", trained["run"], "-H", "6",
                          "--plot", plot, "--json").stdout)
     assert doc["plot"] == str(plot) and plot.read_bytes()[:8] == PNG
+
+
+def test_interval_offsets_are_normalised_conformal():
+    """Hand check: step scales are the mean |error| made non-decreasing; the quantiles of the
+    pooled normalised errors, scaled back per step."""
+    from lstmcli import metrics
+    from lstmcli.intervals import _offsets
+
+    rng = np.random.default_rng(3)
+    errors = rng.normal(size=(40, 3)) * [1.0, 3.0, 2.0]
+    errors[35:, 2] = np.nan  # origins near the end see fewer steps
+    lo, hi = _offsets(errors, 0.8)
+    scale = np.maximum.accumulate([np.nanmean(np.abs(errors[:, h])) for h in range(3)])
+    z = (errors / scale).ravel()
+    qlo, qhi = metrics.interval_from_residuals(z[np.isfinite(z)].reshape(-1, 1), 0.8)
+    np.testing.assert_allclose(lo, scale * qlo[0])
+    np.testing.assert_allclose(hi, scale * qhi[0])
+    assert scale[2] == scale[1]  # a smaller far-step error does not narrow the interval
+
+
+def test_rollout_intervals_nest_and_widen(tmp_path, cli):
+    data = wide_csv(tmp_path / "d.csv", n=120)
+    cfg = write_yaml(tmp_path / "c.yaml", {**TINY, "training": {**TINY["training"],
+                                                                 "interval_steps": 6}})
+    cli("train", data, "-c", cfg, "-o", tmp_path / "run", "--quiet")
+    result = cli("rollout", data, "-m", tmp_path / "run", "-H", "8")
+    assert "intervals cover the first 6 step(s)" in result.stderr
+    table = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    assert list(table.columns) == ["date", "y", "y_lo_80", "y_hi_80", "y_lo_95", "y_hi_95"]
+    first = table.iloc[:6]
+    assert (first["y_lo_95"] <= first["y_lo_80"]).all()
+    assert (first["y_hi_80"] <= first["y_hi_95"]).all()
+    width = (first["y_hi_80"] - first["y_lo_80"]).to_numpy()
+    assert (np.diff(width) >= -1e-6 * width[0]).all() and width[0] > 0  # CSV rounds
+    assert table.iloc[6:][["y_lo_80", "y_hi_95"]].isna().all().all()

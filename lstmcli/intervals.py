@@ -1,0 +1,102 @@
+"""Prediction intervals: split-conformal, from rollouts over the validation tail.
+
+After training, the model rolls out from every origin in each series' validation tail (rows
+it did not fit; early stopping did look at their loss), and the errors y − ŷ of each
+horizon step, in original units, are collected over all those origins. Each error is
+divided by its step's scale s_h (the mean absolute error of step h, made non-decreasing in
+h); the conformal order statistics q_lo, q_hi of all these normalised errors
+(`metrics.interval_from_residuals`) give the interval [ŷ + s_h·q_lo, ŷ + s_h·q_hi] for
+step h. Pooling the steps this way keeps far steps (seen from few origins) from getting
+intervals built on one or two errors. Stored in bundle.json; `rollout` adds the columns
+`<target>_lo_<L>` / `<target>_hi_<L>`.
+
+Widths grow with h because the errors of far steps are larger: no distribution is assumed.
+Calibrated for `horizon` steps (at most the longest validation tail), from at most
+MAX_ORIGINS origins; steps beyond get no interval (NaN) and rollout says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lstmcli import metrics
+
+LEVELS = (80, 95)
+METHOD = "split-conformal on rollouts from origins in the validation tails"
+MAX_ORIGINS = 2000  # evenly spaced when the tails hold more
+
+
+def calibrate(model, series: list[tuple[np.ndarray, int]], *, scaler, feature_idx: list[int],
+              target_idx: list[int], look_back: int, per_step: bool, horizon: int
+              ) -> dict | None:
+    """Interval offsets for steps 1..horizon, from (values in original units, training
+    rows) of each series. None when there is nothing to calibrate on (no validation tail,
+    or targets that are not the features, which rollout needs)."""
+    from lstmcli.forecast import window_rollout
+
+    if sorted(target_idx) != sorted(feature_idx):
+        return None
+    horizon = min(horizon, max((len(v) - n for v, n in series), default=0))
+    places = [(i, t) for i, (values, n_train) in enumerate(series)
+              for t in range(max(n_train, look_back), len(values))]
+    if horizon == 0 or not places:
+        return None
+    if len(places) > MAX_ORIGINS:
+        places = [places[i] for i in np.linspace(0, len(places) - 1, MAX_ORIGINS).astype(int)]
+    scaled = {}
+    windows, truths = [], []
+    for i, t in places:
+        values = series[i][0]
+        if i not in scaled:
+            scaled[i] = scaler.transform(values)[:, feature_idx].astype("float32")
+        windows.append(scaled[i][t - look_back:t])
+        truth = np.full((horizon, len(target_idx)), np.nan)
+        rows = values[t:t + horizon][:, target_idx]
+        truth[:len(rows)] = rows
+        truths.append(truth)
+    feedback = [target_idx.index(i) for i in feature_idx]
+    pred = window_rollout(model, np.stack(windows), horizon=horizon, feedback=feedback,
+                          per_step=per_step)
+    pred = scaler.inverse(pred, target_idx)
+    errors = np.stack(truths) - pred  # (origins, horizon, targets); NaN past a series' end
+    out = {"method": METHOD, "levels": list(LEVELS), "horizon": horizon,
+           "origins": len(windows), "lo": {}, "hi": {}}
+    for level in LEVELS:
+        lo, hi = zip(*(_offsets(errors[:, :, k], level / 100) for k in range(len(target_idx))),
+                     strict=True)
+        out["lo"][str(level)] = _listed(np.stack(lo, axis=1))  # (horizon, targets)
+        out["hi"][str(level)] = _listed(np.stack(hi, axis=1))
+    return out
+
+
+def _offsets(errors: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised conformal offsets for one target: errors (origins, horizon).
+
+    Far steps have few errors (an origin near a series' end sees few steps after it), so
+    the steps are pooled: each error is divided by its step's scale (mean absolute error,
+    made non-decreasing in h), the conformal quantiles are taken over all of them, and
+    scaled back per step.
+    """
+    with np.errstate(all="ignore"):
+        scale = np.fmax.accumulate(np.nanmean(np.abs(errors), axis=0))
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
+    z = (errors / scale).reshape(-1, 1)
+    lo_q, hi_q = metrics.interval_from_residuals(z[np.isfinite(z)].reshape(-1, 1), level)
+    return scale * lo_q[0], scale * hi_q[0]
+
+
+def _listed(a: np.ndarray) -> list:
+    return [[None if not np.isfinite(v) else float(v) for v in row] for row in a]
+
+
+def bands(intervals: dict, horizon: int, n_targets: int) -> dict[int, tuple[np.ndarray, ...]]:
+    """level -> (lo, hi) offsets of shape (horizon, targets); NaN past the calibrated steps."""
+    out = {}
+    for level in intervals["levels"]:
+        lo = np.full((horizon, n_targets), np.nan)
+        hi = np.full((horizon, n_targets), np.nan)
+        known = np.array(intervals["lo"][str(level)], dtype="float64")[:horizon]
+        lo[:len(known)] = known
+        hi[:len(known)] = np.array(intervals["hi"][str(level)], dtype="float64")[:horizon]
+        out[int(level)] = (lo, hi)
+    return out
