@@ -139,7 +139,8 @@ def _resolved(config: Config, frame: Frame) -> Config:
     """The config with the columns and frequency that were actually used filled in."""
     data = config.data.model_copy(update={
         "time": frame.time_col, "series": frame.series_col,
-        "features": frame.features, "targets": frame.targets})
+        "features": [f for f in frame.features if f not in frame.derived],  # read from the file
+        "targets": frame.targets})
     return config.model_copy(update={"data": data})
 
 
@@ -485,7 +486,8 @@ def _calibrate(model, frame: Frame, scaler: Scaler, config: Config, notes: list[
     w = config.window
     used = [(s.values, n) for s, n in _usable_series(frame, config, w.look_back + w.horizon)[0]]
     out = calibrate(model, used, scaler=scaler, feature_idx=frame.feature_idx,
-                    target_idx=frame.target_idx, look_back=w.look_back,
+                    target_idx=frame.target_idx, feedback=feedback_order(frame),
+                    look_back=w.look_back,
                     per_step=config.model.topology == "many_to_many",
                     horizon=t.interval_steps)
     if out is not None:
@@ -595,6 +597,30 @@ def _twin_and_rows(bundle, frame: Frame) -> tuple[object, list[np.ndarray]]:
                           weights=bundle.model.get_weights())
     rows = [bundle.scaler.transform(s.values)[:, frame.feature_idx] for s in frame.series]
     return twin, rows
+
+
+def feedback_order(frame: Frame) -> list[int]:
+    """For each feature, the target whose prediction feeds it back, or -1 for a calendar
+    feature (computed for the future time stamp instead)."""
+    return [frame.targets.index(f) if f in frame.targets else -1 for f in frame.features]
+
+
+def _future_features(frame: Frame, used: list, scaler: Scaler, steps: int
+                     ) -> np.ndarray | None:
+    """(series, steps, features): scaled calendar features of each future step (zeros in
+    the fed-back columns), or None without calendar features."""
+    if not frame.derived:
+        return None
+    from lstmcli import calendar
+
+    names = [c.rsplit("_", 1)[0] for c in frame.derived[::2]]
+    k = [frame.columns.index(c) for c in frame.derived]
+    out = []
+    for s in used:
+        rows = np.zeros((steps, len(frame.columns)))
+        rows[:, k] = calendar.features(_future(frame, s, steps), names)
+        out.append(scaler.transform(rows)[:, frame.feature_idx])
+    return np.stack(out).astype("float32")
 
 
 def _interval_bands(bundle, horizon: int, n_targets: int, notes: list[str]) -> dict:
@@ -716,26 +742,34 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
     if horizon < 1:
         raise DataError(f"--horizon must be >= 1. Received: {horizon}")
     bundle, frame = _load(run_dir, data_path)
-    if sorted(frame.targets) != sorted(frame.features):
+    unknown = [f for f in frame.features if f not in frame.targets and f not in frame.derived]
+    one_call = (not _runs_whole_history(bundle) and not _per_step_model(bundle)
+                and horizon <= bundle.config.window.horizon)  # nothing is fed back
+    if not one_call and (unknown or sorted(frame.targets) != sorted(
+            set(frame.features) - set(frame.derived))):
         raise ModelError(f"{run_dir}: rollout feeds each prediction back as the next input, so "
-                         f"the targets must be the features; this model has features "
-                         f"{frame.features} and targets {frame.targets}. Retrain with "
-                         "data.targets equal to data.features, or use `predict --last`")
+                         f"every input must be predicted or be a calendar feature; this model "
+                         f"has features {frame.features} and targets {frame.targets}. Retrain "
+                         "with data.targets equal to data.features (calendar features may be "
+                         "added with data.calendar), or use `predict --last`")
     from lstmcli.forecast import window_rollout
 
     w = bundle.config.window
-    order = [frame.targets.index(f) for f in frame.features]  # target order -> feature order
+    order = feedback_order(frame)
     if _runs_whole_history(bundle):
         from lstmcli.stateful import warm_up_rollout
 
         used, notes = list(frame.series), []
         twin, rows = _twin_and_rows(bundle, frame)
-        pred = warm_up_rollout(twin, rows, horizon=horizon, feedback=order)
+        pred = warm_up_rollout(twin, rows, horizon=horizon, feedback=order,
+                               exo=_future_features(frame, used, bundle.scaler, horizon))
     else:
         scaled, notes = _scaled_inputs(frame, bundle.scaler, w.look_back)
         used = [s for s, _ in scaled]
+        steps = horizon + w.horizon  # whole model calls
         pred = window_rollout(bundle.model, _last_windows(scaled, w.look_back), horizon=horizon,
-                              feedback=order, per_step=_per_step_model(bundle))
+                              feedback=order, per_step=_per_step_model(bundle),
+                              exo=_future_features(frame, used, bundle.scaler, steps))
     pred = bundle.scaler.inverse(pred, frame.target_idx)
     bands = _interval_bands(bundle, horizon, len(frame.targets), notes)
 

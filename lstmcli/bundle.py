@@ -136,10 +136,11 @@ def load_bundle(run_dir: str | Path) -> Bundle:
 
 def _check_inputs(model, config: Config, model_path: Path) -> None:
     """The model must read as many features as bundle.json says the data has."""
-    want = len(config.data.features or [])
+    want = len(config.data.features or []) + 2 * len(config.data.calendar)
     for tensor in model.inputs[:1]:
         got = tensor.shape[-1]
         if want and got is not None and got != want:
             raise BundleError(f"{model_path}: the model reads {got} feature(s) but bundle.json "
-                              f"lists {want} ({config.data.features}); the files come from "
-                              "different runs: retrain with `lstmcli train`")
+                              f"lists {want} ({config.data.features}, calendar "
+                              f"{config.data.calendar}); the files come from different runs: "
+                              "retrain with `lstmcli train`")

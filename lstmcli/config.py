@@ -48,6 +48,10 @@ class DataSpec(_Spec):
     # Steps per season (12 for monthly data with a yearly cycle): the Seasonal-Naive baseline
     # and MASE's scale in backtests. None: from the frequency (h 24, D 7, W 52, MS 12, ...).
     season_length: int | None = Field(default=None, gt=0)
+    # Calendar features added as inputs (sin/cos pairs), known for future steps, so rollout
+    # feeds them instead of predicting them. Needs timestamps.
+    calendar: list[Literal["hour", "dayofweek", "dayofmonth", "dayofyear", "weekofyear",
+                           "month"]] = []
 
 
 class WindowSpec(_Spec):

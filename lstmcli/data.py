@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,7 @@ class Frame:
     series_col: str | None  # None: wide format, one series
     freq: str | int | None  # pandas alias, an integer step, or None if irregular
     notes: list[str] = field(default_factory=list)
+    derived: list[str] = field(default_factory=list)  # calendar columns, not in the file
 
     @property
     def columns(self) -> list[str]:
@@ -411,8 +412,28 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
             if freq is None:
                 notes.append("could not infer the time frequency (irregular or too few "
                              "timestamps); set data.freq to forecast future timestamps")
-    return Frame(path=str(path), series=series, features=features, targets=targets,
-                 time_col=time_col, series_col=series_col, freq=freq, notes=notes)
+    frame = Frame(path=str(path), series=series, features=features, targets=targets,
+                  time_col=time_col, series_col=series_col, freq=freq, notes=notes)
+    return with_calendar(frame, spec.calendar) if spec.calendar else frame
+
+
+def with_calendar(frame: Frame, names: list[str]) -> Frame:
+    """The frame with calendar feature columns (see calendar.py) after the other features."""
+    from lstmcli import calendar
+
+    if not all(isinstance(s.ds, pd.DatetimeIndex) for s in frame.series):
+        raise DataError(f"{frame.path}: data.calendar needs timestamps, but the time column "
+                        f"{frame.time_col!r} holds step numbers (or there is none)")
+    added = calendar.column_names(names)
+    clash = [c for c in added if c in frame.columns]
+    if clash:
+        raise DataError(f"{frame.path}: column(s) {clash} exist already; data.calendar would "
+                        "add them; rename them in the file")
+    k = len(frame.features)
+    series = [Series(id=s.id, ds=s.ds, values=np.concatenate(
+        [s.values[:, :k], calendar.features(s.ds, names), s.values[:, k:]], axis=1))
+        for s in frame.series]
+    return replace(frame, series=series, features=frame.features + added, derived=added)
 
 
 def future_index(last: object, freq: str | int, steps: int) -> pd.Index:

@@ -62,8 +62,9 @@ def cut_frame(frame: Frame, cuts: dict[str, int]) -> Frame:
 def write_frame(frame: Frame, path: Path) -> Path:
     """The frame as a CSV that `read_series` reads back with the resolved config."""
     tables = []
-    for s in frame.series:
-        table = pd.DataFrame(s.values, columns=frame.columns)
+    keep = [j for j, c in enumerate(frame.columns) if c not in frame.derived]
+    for s in frame.series:  # calendar columns are derived again when it is read
+        table = pd.DataFrame(s.values[:, keep], columns=[frame.columns[j] for j in keep])
         if frame.time_col is not None:
             table.insert(0, frame.time_col, np.asarray(s.ds))
         if frame.series_col is not None:

@@ -60,65 +60,88 @@ def predict_batches(model, batches: Iterator[np.ndarray]) -> np.ndarray:
     return np.concatenate(outs) if outs else np.empty((0,))
 
 
+def _feedback(feedback: list[int]):
+    """(gather order, mask): feature j takes target feedback[j], or, where feedback[j] is
+    -1 (a calendar feature), the known future value."""
+    tf = _tf()
+    mask = tf.constant([i >= 0 for i in feedback])
+    return tf.constant([max(i, 0) for i in feedback], dtype=tf.int32), mask[None, None, :]
+
+
+def _exo(exo: np.ndarray | None, n: int, steps: int, n_features: int):
+    tf = _tf()
+    if exo is None:
+        return tf.zeros((n, steps, n_features), tf.float32)
+    return tf.constant(exo[:, :steps], dtype=tf.float32)
+
+
 def window_rollout(model, x: np.ndarray, *, horizon: int, feedback: list[int],
-                   per_step: bool) -> np.ndarray:
+                   per_step: bool, exo: np.ndarray | None = None) -> np.ndarray:
     """Sliding-window rollout of a stateless model, whole horizon in one compiled call.
 
     x: (series, look_back, features) scaled inputs. Each call predicts the model's horizon
     (or, for a per-step model, the step after the window); the predictions, reordered by
-    `feedback` into feature order, are appended and the window slides on.
+    `feedback` into feature order, are appended and the window slides on. Features whose
+    feedback is -1 come from `exo` (series, >= horizon rounded up to whole calls, features):
+    the scaled known future values (calendar features) of each forecast step.
     Returns (series, horizon, targets).
     """
     tf = _tf()
     look_back = x.shape[1]
     per_call = 1 if per_step else int(model.outputs[0].shape[1])
     calls = -(-horizon // per_call)
-    order = tf.constant(feedback, dtype=tf.int32)
+    order, mask = _feedback(feedback)
 
     def make(jit: bool):
         @tf.function(jit_compile=jit)
-        def loop(window):
+        def loop(window, future):
             preds = tf.TensorArray(tf.float32, size=calls)
             for t in tf.range(calls):
                 y = model(window, training=False)
                 if per_step:
                     y = y[:, -1:, :]
                 preds = preds.write(t, y)
-                window = tf.concat([window, tf.gather(y, order, axis=2)],
-                                   axis=1)[:, -look_back:]
+                known = tf.slice(future, [0, t * per_call, 0], [-1, per_call, -1])
+                rows = tf.where(mask, tf.gather(y, order, axis=2), known)
+                window = tf.concat([window, rows], axis=1)[:, -look_back:]
             out = tf.transpose(preds.stack(), [1, 0, 2, 3])  # (series, calls, per_call, targets)
             return tf.reshape(out, [tf.shape(out)[0], calls * per_call, tf.shape(out)[3]])
 
         return loop
 
     loop = _compiled(model, ("window", calls, tuple(feedback), per_step), make)
-    return loop(tf.constant(x, dtype=tf.float32)).numpy()[:, :horizon]
+    future = _exo(exo, len(x), calls * per_call, x.shape[2])
+    return loop(tf.constant(x, dtype=tf.float32), future).numpy()[:, :horizon]
 
 
 def stateful_rollout(twin, history: np.ndarray, *, horizon: int,
-                     feedback: list[int]) -> np.ndarray:
+                     feedback: list[int], exo: np.ndarray | None = None) -> np.ndarray:
     """Warm the state up on the history, then feed predictions back one step at a time.
 
     twin: a stateful model whose batch size is history.shape[0], state already reset.
     history: (series, steps, features), padded in front with the masked PAD value.
+    exo: as for `window_rollout` (known future values where feedback is -1).
     All in one compiled call, without a reset between warm-up and rollout.
     Returns (series, horizon, targets).
     """
     tf = _tf()
-    order = tf.constant(feedback, dtype=tf.int32)
+    order, mask = _feedback(feedback)
 
     def make(jit: bool):
         @tf.function(jit_compile=jit)
-        def loop(hist):
+        def loop(hist, future):
             y = twin(hist, training=False)[:, -1:, :]  # warm-up; the first forecast step
             preds = tf.TensorArray(tf.float32, size=horizon)
             preds = preds.write(0, y)
             for t in tf.range(1, horizon):
-                y = twin(tf.gather(y, order, axis=2), training=False)
+                known = tf.slice(future, [0, t - 1, 0], [-1, 1, -1])
+                rows = tf.where(mask, tf.gather(y, order, axis=2), known)
+                y = twin(rows, training=False)
                 preds = preds.write(t, y)
             return tf.transpose(preds.stack()[:, :, 0, :], [1, 0, 2])
 
         return loop
 
     loop = _compiled(twin, ("stateful", horizon, tuple(feedback)), make)
-    return loop(tf.constant(history, dtype=tf.float32)).numpy()
+    future = _exo(exo, history.shape[0], horizon, history.shape[2])
+    return loop(tf.constant(history, dtype=tf.float32), future).numpy()

@@ -27,14 +27,16 @@ MAX_ORIGINS = 2000  # evenly spaced when the tails hold more
 
 
 def calibrate(model, series: list[tuple[np.ndarray, int]], *, scaler, feature_idx: list[int],
-              target_idx: list[int], look_back: int, per_step: bool, horizon: int
-              ) -> dict | None:
+              target_idx: list[int], feedback: list[int], look_back: int, per_step: bool,
+              horizon: int) -> dict | None:
     """Interval offsets for steps 1..horizon, from (values in original units, training
-    rows) of each series. None when there is nothing to calibrate on (no validation tail,
-    or targets that are not the features, which rollout needs)."""
+    rows) of each series. feedback: as for `forecast.window_rollout` (-1: a calendar
+    feature, read from the known rows). None when there is nothing to calibrate on (no
+    validation tail, or inputs that rollout could not feed: past covariates)."""
     from lstmcli.forecast import window_rollout
 
-    if sorted(target_idx) != sorted(feature_idx):
+    fed = {feature_idx[j] for j, i in enumerate(feedback) if i >= 0}
+    if fed != set(target_idx):
         return None
     horizon = min(horizon, max((len(v) - n for v, n in series), default=0))
     places = [(i, t) for i, (values, n_train) in enumerate(series)
@@ -44,7 +46,8 @@ def calibrate(model, series: list[tuple[np.ndarray, int]], *, scaler, feature_id
     if len(places) > MAX_ORIGINS:
         places = [places[i] for i in np.linspace(0, len(places) - 1, MAX_ORIGINS).astype(int)]
     scaled = {}
-    windows, truths = [], []
+    windows, truths, known = [], [], []
+    steps = horizon + int(model.outputs[0].shape[1])  # whole model calls
     for i, t in places:
         values = series[i][0]
         if i not in scaled:
@@ -54,9 +57,12 @@ def calibrate(model, series: list[tuple[np.ndarray, int]], *, scaler, feature_id
         rows = values[t:t + horizon][:, target_idx]
         truth[:len(rows)] = rows
         truths.append(truth)
-    feedback = [target_idx.index(i) for i in feature_idx]
+        future = np.zeros((steps, len(feature_idx)), dtype="float32")
+        ahead = scaled[i][t:t + steps]  # calendar features of the steps inside the series
+        future[:len(ahead)] = ahead
+        known.append(future)
     pred = window_rollout(model, np.stack(windows), horizon=horizon, feedback=feedback,
-                          per_step=per_step)
+                          per_step=per_step, exo=np.stack(known))
     pred = scaler.inverse(pred, target_idx)
     errors = np.stack(truths) - pred  # (origins, horizon, targets); NaN past a series' end
     out = {"method": METHOD, "levels": list(LEVELS), "horizon": horizon,

@@ -53,7 +53,7 @@ def run_history(twin, rows: list[np.ndarray]) -> np.ndarray:
 
 
 def warm_up_rollout(twin, rows: list[np.ndarray], *, horizon: int,
-                    feedback: list[int]) -> np.ndarray:
+                    feedback: list[int], exo: np.ndarray | None = None) -> np.ndarray:
     """Condition the state on each row's whole history, then continue one step at a time,
     feeding each prediction back (targets reordered by `feedback` into feature order),
     with no reset in between; one compiled call. Returns (rows, horizon, targets)."""
@@ -62,7 +62,7 @@ def warm_up_rollout(twin, rows: list[np.ndarray], *, horizon: int,
     x = left_pad(rows)
     check_rows(twin, x)
     reset_states(twin)
-    return stateful_rollout(twin, x, horizon=horizon, feedback=feedback)
+    return stateful_rollout(twin, x, horizon=horizon, feedback=feedback, exo=exo)
 
 
 def _loss(kind: str, pred: np.ndarray, true: np.ndarray) -> float:

@@ -1,0 +1,94 @@
+"""Calendar features (future-known covariates): derived from time stamps, fed during rollout
+instead of predicted; past covariates with a direct model."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY, long_csv, wide_csv, write_yaml
+from lstmcli import calendar
+from lstmcli.config import DataSpec
+from lstmcli.data import read_series
+
+
+def test_calendar_columns_are_points_on_the_cycle(tmp_path):
+    data = wide_csv(tmp_path / "d.csv", n=10, freq="MS")
+    frame = read_series(data, DataSpec(calendar=["month"]))
+    assert frame.features == ["y", "month_sin", "month_cos"] and frame.targets == ["y"]
+    assert frame.derived == ["month_sin", "month_cos"]
+    month = frame.series[0].ds.month.to_numpy() - 1
+    np.testing.assert_allclose(frame.series[0].values[:, 1], np.sin(2 * np.pi * month / 12))
+    np.testing.assert_allclose(frame.series[0].values[:, 2], np.cos(2 * np.pi * month / 12))
+    hours = pd.date_range("2024-01-01", periods=48, freq="h")
+    values = calendar.features(hours, ["hour", "dayofweek"])
+    np.testing.assert_allclose(values[0], [0, 1, 0, 1], atol=1e-12)  # Monday, midnight
+    np.testing.assert_allclose(values[6, :2], [1, 0], atol=1e-12)  # 6h: a quarter turn
+
+
+def test_calendar_needs_time_stamps(tmp_path, cli):
+    data = tmp_path / "steps.csv"
+    pd.DataFrame({"y": np.arange(30.0)}).to_csv(data, index=False)
+    cfg = write_yaml(tmp_path / "c.yaml", {**TINY, "data": {"calendar": ["month"]}})
+    result = cli("window", data, "-c", cfg, code=4)
+    assert "data.calendar needs timestamps" in result.stderr
+
+
+def _weekly_pattern_csv(path, n=140):
+    ds = pd.date_range("2024-01-01", periods=n, freq="D")
+    y = np.where(ds.day_of_week >= 5, 20.0, 10.0) + np.random.default_rng(0).normal(0, .1, n)
+    pd.DataFrame({"date": ds.strftime("%Y-%m-%d"), "y": y.round(4)}).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["stateless", "stateful"])
+def test_rollout_feeds_the_calendar_of_each_future_step(tmp_path, cli, mode):
+    """A weekend pattern the look_back window cannot see whole: with day-of-week features
+    rollout gets its future days right (the calendar comes from the future stamps)."""
+    data = _weekly_pattern_csv(tmp_path / "d.csv")
+    training = {"epochs": 150, "batch_size": 8, "seed": 1, "validation": 0.1,
+                "early_stopping": {"patience": 30}, "optimizer": {"learning_rate": 0.01}}
+    if mode == "stateful":
+        training.update(mode="stateful", batch_size=1, chunk_length=14)
+    cfg = write_yaml(tmp_path / "c.yaml", {
+        "data": {"calendar": ["dayofweek"]}, "window": {"look_back": 2},
+        "model": {"topology": "many_to_many" if mode == "stateful" else "many_to_one",
+                  "layers": [{"units": 8}]}, "training": training})
+    cli("train", data, "-c", cfg, "-o", tmp_path / "run", "--quiet")
+    out = cli("rollout", data, "-m", tmp_path / "run", "-H", "14").stdout
+    table = pd.read_csv(io.StringIO(out), parse_dates=["date"])
+    weekend = table["date"].dt.day_of_week >= 5
+    assert list(table.columns[:2]) == ["date", "y"] and len(table) == 14
+    gap = table.loc[weekend, "y"].mean() - table.loc[~weekend, "y"].mean()
+    assert gap > 5, table  # the truth is 10 apart; without the calendar a 2-step window
+    # cannot tell Monday from Tuesday, nor Saturday from Friday
+
+
+def test_long_format_calendar_every_series_forecast(tmp_path, cli):
+    data = long_csv(tmp_path / "long.csv", lengths=(40, 35, 30))
+    cfg = write_yaml(tmp_path / "c.yaml", {**TINY, "data": {"calendar": ["dayofweek"]}})
+    cli("train", data, "-c", cfg, "-o", tmp_path / "run", "--quiet")
+    table = pd.read_csv(io.StringIO(cli("rollout", data, "-m", tmp_path / "run", "-H",
+                                        "5").stdout))
+    assert table.groupby("unique_id").size().to_dict() == {"s0": 5, "s1": 5, "s2": 5}
+    assert "dayofweek_sin" not in table.columns
+
+
+def test_past_covariate_with_a_direct_model(tmp_path, cli):
+    """A covariate known only up to now: a direct model forecasts its whole horizon from
+    the last window, so nothing is fed back and rollout works up to that horizon."""
+    data = wide_csv(tmp_path / "d.csv", n=60, columns=("y", "x"))
+    cfg = write_yaml(tmp_path / "c.yaml", {
+        "data": {"features": ["y", "x"], "targets": ["y"]},
+        "window": {"look_back": 6, "horizon": 4},
+        "model": {"topology": "direct", "layers": [{"units": 4}]},
+        "training": TINY["training"]})
+    cli("train", data, "-c", cfg, "-o", tmp_path / "run", "--quiet")
+    table = pd.read_csv(io.StringIO(cli("rollout", data, "-m", tmp_path / "run", "-H",
+                                        "4").stdout))
+    assert list(table.columns[:2]) == ["date", "y"] and len(table) == 4
+    result = cli("rollout", data, "-m", tmp_path / "run", "-H", "5", code=5)
+    assert "every input must be predicted or be a calendar feature" in result.stderr
