@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from lstmcli.config import Config, DataSpec
-from lstmcli.data import INDEX_TIME_NAME, Frame, future_index, read_series
+from lstmcli.data import INDEX_TIME_NAME, Frame, Series, future_index, read_series
 from lstmcli.errors import ConfigError, DataError, ModelError, UsageError
 from lstmcli.files import write_atomic
 from lstmcli.scaling import Scaler
@@ -139,7 +139,8 @@ def _resolved(config: Config, frame: Frame) -> Config:
     """The config with the columns and frequency that were actually used filled in."""
     data = config.data.model_copy(update={
         "time": frame.time_col, "series": frame.series_col,
-        "features": [f for f in frame.features if f not in frame.derived],  # read from the file
+        "features": [f for f in frame.features  # those read from the file
+                     if f not in getattr(frame, "derived", [])],
         "targets": frame.targets})
     return config.model_copy(update={"data": data})
 
@@ -306,7 +307,8 @@ def sequence_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, li
     return scaler, data, notes
 
 
-def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int | None = None,
+def train(data_path: str | Path, config: Config | None, *, out: str | Path,
+          epochs: int | None = None,
           seed: int | None = None, force: bool = False, resume: bool = False,
           wait: bool = False, distribute: str | None = None, on_epoch=None,
           on_wait=None) -> dict:
@@ -324,6 +326,11 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
     from lstmcli.locks import hold
 
     out = Path(out)
+    auto_notes: list[str] = []
+    if config is None:  # picked from the data
+        from lstmcli.defaults import auto_config
+
+        config, auto_notes = auto_config(read_series(data_path, DataSpec()))
     if distribute is not None:
         doc = config.model_dump(mode="json")
         doc["training"]["distribute"] = distribute
@@ -333,7 +340,7 @@ def train(data_path: str | Path, config: Config, *, out: str | Path, epochs: int
         raise UsageError("--resume: multi_worker training resumes by itself (Keras "
                          "BackupAndRestore per worker): rerun the same command on every worker")
     common = dict(out=out, epochs=epochs, seed=seed, force=force, resume=resume,
-                  on_epoch=on_epoch, work=work_dir(out), cluster=cluster)
+                  on_epoch=on_epoch, work=work_dir(out), cluster=cluster, notes=auto_notes)
     if not chief_in(cluster):  # trains alongside the chief; writes nothing of the run
         return _train_locked(data_path, config, writer=False, **common)
     with hold(out, wait=wait, on_wait=on_wait):
@@ -361,7 +368,8 @@ def check_writable_run(out: Path, *, force: bool, resume: bool) -> None:
 
 
 def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, resume,
-                  on_epoch, work: Path, cluster: dict | None, writer: bool) -> dict:
+                  on_epoch, work: Path, cluster: dict | None, writer: bool,
+                  notes: list[str]) -> dict:
     from lstmcli import checkpoints, distribute
     from lstmcli.backend import versions
     from lstmcli.bundle import save_bundle
@@ -380,12 +388,18 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         config = config.model_copy(update={"training": config.training.model_copy(
             update={"epochs": epochs})})
     t0 = time.perf_counter()
-    frame = read_series(data_path, config.data)
+    picked = notes
+    seed_everything(config.training.seed)
+    if config.data.stream:  # larger than memory: read in passes, windows cut on the fly
+        from lstmcli.stream import stream_layout
+
+        frame, scaler, data, notes = stream_layout(data_path, config)
+    else:
+        frame = read_series(data_path, config.data)
     config = _resolved(config, frame)
     print_ = checkpoints.fingerprint(config, data_path)
     state = checkpoints.load(work, print_) if resume else None
     stateful = config.training.mode == "stateful"
-    seed_everything(config.training.seed)
     dist = distribute.describe(strategy)
     if strategy is not None:
         replicas, per = dist["replicas"], config.training.batch_size
@@ -395,10 +409,11 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
                      f"{per} per replica x {replicas}" + ("" if writer else
                                                           f"; {distribute.task_name(cluster)} "
                                                           "is not the chief: it writes nothing"))
-    else:
+    elif not config.data.stream:  # (streaming laid its data out above)
         layout = (stateful_layout if stateful else sequence_layout if config.variable_length
                   else split_windows)
         scaler, data, notes = layout(frame, config)
+    notes = picked + notes
     if state is not None:
         notes.append(f"resuming after epoch {state.epochs_done} from {state.path}")
     every = config.training.checkpoint_every if writer else 0
@@ -439,7 +454,8 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
             raise Interrupted(f"{out}: {exc}{hint}", exc.exit_code - 128) from None
     if fitted is not model:
         copy_weights(fitted, model)  # the saved model always feeds its own predictions back
-    intervals = _calibrate(model, frame, scaler, config, notes) if writer else None
+    intervals = (_calibrate(model, frame, scaler, config, notes)
+                 if writer and not config.data.stream else None)
 
     if result.history[0]["epoch"] > 1:
         notes.append(f"resumed from this worker's backup after epoch "
@@ -458,7 +474,8 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         "config": config.model_dump(mode="json"),
         "columns": frame.columns,
         "freq": frame.freq,
-        "last_ds": {s.id: _stamp(s.ds[-1]) for s in frame.series},
+        "last_ds": {s.id: _stamp(s.last_ds if config.data.stream else s.ds[-1])
+                    for s in frame.series},
         "scaler": scaler.to_dict(),
         "training": training,
         "intervals": intervals,
@@ -530,16 +547,44 @@ def _stamp(value) -> str | int:
 # ------------------------------------------------------------------ predict / rollout
 
 
-def _load(run_dir: str | Path, data_path: str | Path):
+def _load(run_dir: str | Path, data_path: str | Path, *, tail: bool = False):
+    """The run and the data. tail: only the last look_back rows of each series are
+    needed; a streaming run then reads them in one pass without loading the file."""
     from lstmcli.bundle import load_bundle
 
     bundle = load_bundle(run_dir)
     spec: DataSpec = bundle.config.data
-    frame = read_series(data_path, spec, fallback_freq=bundle.meta.get("freq"))
+    if spec.stream and tail and bundle.config.window.look_back:
+        frame = _tail_frame(data_path, spec, bundle.config.window.look_back,
+                            bundle.meta.get("freq"))
+    else:
+        frame = read_series(data_path, spec, fallback_freq=bundle.meta.get("freq"))
     if frame.columns != bundle.scaler.columns:
         raise DataError(f"{data_path}: columns {frame.columns} do not match the model's "
                         f"{bundle.scaler.columns}")
     return bundle, frame
+
+
+def _tail_frame(data_path, spec: DataSpec, n: int, fallback_freq) -> Frame:
+    """A Frame of each series' last `n` rows, read in one streaming pass."""
+    from lstmcli.stream import scan, tails
+
+    sf = scan(data_path, spec, fallback_freq=fallback_freq)
+    series = []
+    for s, rows in zip(sf.series, tails(sf, n), strict=True):
+        if s.last_ds is None or not len(rows):
+            continue
+        k = len(rows)
+        if isinstance(sf.freq, int):
+            ds = pd.Index(int(s.last_ds) - sf.freq * np.arange(k - 1, -1, -1, dtype="int64"))
+        elif sf.freq is not None:
+            ds = pd.date_range(end=s.last_ds, periods=k, freq=sf.freq)
+        else:  # no frequency: only the last stamp is known (and rollout will say so)
+            ds = pd.DatetimeIndex([s.last_ds] * k)
+        series.append(Series(id=s.id, ds=ds, values=rows))
+    return Frame(path=str(data_path), series=series, features=sf.features, targets=sf.targets,
+                 time_col=sf.time_col, series_col=sf.series_col, freq=sf.freq,
+                 notes=sf.notes + [f"streaming: read the last {n} row(s) of each series"])
 
 
 def _time_name(frame: Frame) -> str:
@@ -741,7 +786,7 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
     t0 = time.perf_counter()
     if horizon < 1:
         raise DataError(f"--horizon must be >= 1. Received: {horizon}")
-    bundle, frame = _load(run_dir, data_path)
+    bundle, frame = _load(run_dir, data_path, tail=True)
     unknown = [f for f in frame.features if f not in frame.targets and f not in frame.derived]
     one_call = (not _runs_whole_history(bundle) and not _per_step_model(bundle)
                 and horizon <= bundle.config.window.horizon)  # nothing is fed back

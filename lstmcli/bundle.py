@@ -5,6 +5,7 @@
       bundle.json    format_version, package versions, resolved config, column names,
                      scaler parameters, frequency, last timestamp per series, training summary
       history.csv    one row per epoch
+      config.yaml    the resolved config, to edit and reuse (a copy of bundle.json's)
 
 A run directory is written next to its final place and renamed into it, so a crash
 leaves either the old directory or the new one, never half of one.
@@ -20,6 +21,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from lstmcli.backend import import_keras
 from lstmcli.config import Config, config_from_dict
 from lstmcli.errors import BundleError, ConfigError
@@ -30,6 +33,7 @@ FORMAT_VERSION = 1
 MODEL_FILE = "model.keras"
 META_FILE = "bundle.json"
 HISTORY_FILE = "history.csv"
+CONFIG_FILE = "config.yaml"
 
 
 @dataclass
@@ -76,6 +80,9 @@ def save_bundle(run_dir: str | Path, *, model, meta: dict, history: list[dict],
         (tmp / META_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, **meta},
                                                 indent=2) + "\n")
         _write_history(tmp / HISTORY_FILE, history)
+        (tmp / CONFIG_FILE).write_text(
+            "# The resolved config of this run: edit and reuse with --config.\n"
+            + yaml.safe_dump(meta["config"], sort_keys=False))
         shutil.rmtree(tmp / "checkpoints", ignore_errors=True)  # the run is complete
         replace_dir(tmp, run_dir)
     finally:

@@ -33,6 +33,9 @@ app = typer.Typer(
 DataArg = Annotated[Path, typer.Argument(help="CSV file: wide (time + value columns) or long "
                                          "(unique_id, ds, values).", show_default=False,
                                          metavar="DATA.csv")]
+AutoConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="YAML config file (default: picked from the data, see "
+    "docs/accuracy.md).", show_default=False)]
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config file.",
                                          show_default=False)]
 ModelOpt = Annotated[Path, typer.Option("--model", "-m", help="Run directory written by "
@@ -210,9 +213,9 @@ def window(
 @_command
 def train(
     data: DataArg,
-    config: ConfigOpt,
     run_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.",
                                           show_default=False)],
+    config: AutoConfigOpt = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Override training.epochs.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override training.seed.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace RUN_DIR if it exists (and "
@@ -237,14 +240,18 @@ def train(
     A checkpoint is kept each epoch; after a crash, a kill or Ctrl-C (exit 130; SIGTERM
     143) the same command with --resume continues where it stopped.
 
+    Without --config, a config is picked from the data (docs/accuracy.md) and saved as
+    RUN_DIR/config.yaml.
+
     \b
     Example:
         lstmcli train sample_data/airline_passengers.csv -c configs/quickstart.yaml -o runs/air
+        lstmcli train sample_data/airline_passengers.csv -o runs/auto
     """
     from lstmcli import api
     from lstmcli.config import load_config
 
-    cfg = load_config(config)
+    cfg = load_config(config) if config is not None else None
     _require_file(data, "data file")
     report = out.epoch_reporter()
     try:
@@ -383,9 +390,9 @@ def _plot_results(results, path: Path, *, title: str, target: str) -> None:
 @_command
 def backtest(
     data: DataArg,
-    config: ConfigOpt,
     horizon: Annotated[int, typer.Option("--horizon", "-H", min=1, help="Steps forecast from "
                                          "each origin.", show_default=False)],
+    config: AutoConfigOpt = None,
     origins: Annotated[int, typer.Option("--origins", "-k", min=1, help="Number of forecast "
                                          "origins, counted back from each series' end.")] = 3,
     step: Annotated[int | None, typer.Option("--step", min=1, help="Steps between origins "
@@ -415,7 +422,7 @@ def backtest(
     from lstmcli.config import load_config
     from lstmcli.evaluation import backtest as run_backtest
 
-    cfg = load_config(config)
+    cfg = load_config(config) if config is not None else None
     _require_file(data, "data file")
 
     def progress(k: int, n: int, seconds: float) -> None:

@@ -52,6 +52,9 @@ class DataSpec(_Spec):
     # feeds them instead of predicting them. Needs timestamps.
     calendar: list[Literal["hour", "dayofweek", "dayofmonth", "dayofyear", "weekofyear",
                            "month"]] = []
+    # Larger than memory: `train` reads the CSV in passes of 250k rows (windows cut on the
+    # fly, shuffled in a bounded buffer) and `rollout` keeps only each series' last rows.
+    stream: bool = False
 
 
 class WindowSpec(_Spec):
@@ -110,6 +113,10 @@ class ModelSpec(_Spec):
     # seq2seq only: in training, feed the decoder the true previous value instead of its
     # own prediction (faster to learn; inference always feeds its own predictions back).
     teacher_forcing: bool = False
+    # last_value: the model sees each window minus its last row and adds the targets' last
+    # values back to its outputs, so it learns changes, not levels: it follows a trend past
+    # the range it was trained on (many_to_one, direct, one_to_many; stateless).
+    residual: Literal["none", "last_value"] = "none"
 
     def decoder_layers(self) -> list[LayerSpec]:
         if self.decoder is not None:
@@ -210,6 +217,15 @@ class Config(_Spec):
         if self.training.mode == "stateless" and self.training.chunk_length is not None:
             raise ValueError("training.chunk_length: only used with training.mode: stateful; "
                              "remove it or set the mode")
+        if self.model.residual != "none" and (
+                self.model.topology not in ("many_to_one", "direct", "one_to_many")
+                or self.training.mode == "stateful" or self.variable_length):
+            raise ValueError("model.residual: last_value needs a fixed window whose last row "
+                             "it can subtract: topology many_to_one, direct or one_to_many, "
+                             "stateless, with a window.look_back")
+        if self.data.stream and (self.data.calendar or self.training.distribute != "none"):
+            raise ValueError("data.stream: streaming does not support data.calendar or "
+                             "training.distribute yet; turn one of them off")
         if self.training.distribute != "none" and self.training.mode == "stateful":
             raise ValueError("training.distribute: stateful training runs unsharded: a strategy "
                              "splits every batch's rows across replicas, each with its own copy "

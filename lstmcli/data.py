@@ -180,18 +180,16 @@ def _parse_time(col: pd.Series, name: str, path: Path) -> pd.Series:
     if pd.api.types.is_integer_dtype(col):
         return col.astype("int64")  # plain step numbers (e.g. a year or an index)
     text = col.astype(str)
+    zoned = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).to_numpy()
+    if zoned.any() and not zoned.all():
+        pos = int(np.flatnonzero(~zoned)[0])
+        raise DataError(f"{path}: line {_line(col.index[pos])}: column '{name}' mixes "
+                        f"timestamps with and without a time zone ({text.iloc[pos]!r}); give "
+                        "every timestamp an offset, or none")
     with warnings.catch_warnings():  # pandas warns when it falls back to dateutil
         warnings.simplefilter("ignore", UserWarning)
-        try:
-            parsed = pd.to_datetime(text, errors="coerce")
-        except ValueError:  # time zones that differ (e.g. across a daylight-saving change)
-            zoned = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).to_numpy()
-            if not zoned.all():
-                pos = int(np.flatnonzero(~zoned)[0])
-                raise DataError(f"{path}: line {_line(col.index[pos])}: column '{name}' mixes "
-                                f"timestamps with and without a time zone ({text.iloc[pos]!r});"
-                                " give every timestamp an offset, or none") from None
-            parsed = pd.to_datetime(text, errors="coerce", utc=True)
+        # offsets may differ (e.g. across a daylight-saving change): all to UTC
+        parsed = pd.to_datetime(text, errors="coerce", utc=bool(zoned.any()))
     bad = parsed.isna().to_numpy()
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
@@ -288,6 +286,18 @@ def _infer_freq(ds: pd.Index) -> str | int | None:
     return getattr(freq, "freqstr", freq)
 
 
+def key_columns(header: list[str], spec: DataSpec, path) -> tuple[str | None, str | None]:
+    """The time column and the series-id column (None: none / wide format)."""
+    time_col = _pick_time_col(header, spec, path)
+    series_col = spec.series
+    if series_col is not None and series_col not in header:
+        raise DataError(f"{path}: series column '{series_col}' (data.series) not found; "
+                        f"columns are {header}")
+    if series_col is None and SERIES_NAME in header:
+        series_col = SERIES_NAME
+    return time_col, series_col
+
+
 def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | None = None
                 ) -> Frame:
     """Read a CSV into a Frame according to the `data:` section of the config.
@@ -298,13 +308,7 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
     path = Path(path)
     header = read_header(path)
     notes: list[str] = []
-    time_col = _pick_time_col(header, spec, path)
-    series_col = spec.series
-    if series_col is not None and series_col not in header:
-        raise DataError(f"{path}: series column '{series_col}' (data.series) not found; "
-                        f"columns are {header}")
-    if series_col is None and SERIES_NAME in header:
-        series_col = SERIES_NAME
+    time_col, series_col = key_columns(header, spec, path)
     skip = {c for c in (time_col, series_col) if c}
     features = targets = columns = None
     values = times = codes = None
@@ -326,6 +330,8 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
             values[pos:pos + k, j] = _numeric_column(chunk, c, path)
         if time_col is not None:
             t = _parse_time(chunk[time_col], time_col, path).to_numpy()
+            if t.dtype.kind == "M":  # one unit for every chunk (pandas picks it per chunk)
+                t = t.astype("datetime64[ns]")
             if times is None:
                 times = np.empty(n_max, dtype=t.dtype)
             elif t.dtype != times.dtype:
@@ -333,7 +339,8 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
                                 "numbers and dates")
             times[pos:pos + k] = t
         if series_col is not None:
-            missing = chunk[series_col].isna().to_numpy()
+            ids = chunk[series_col]
+            missing = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
             if missing.any():
                 raise DataError(f"{path}: line {_line(pos + int(missing.argmax()))}: empty series"
                                 f" id in column '{series_col}'")
@@ -397,24 +404,31 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
             freqs[sid] = _infer_freq(ds)
         series.append(Series(id=str(sid), ds=ds, values=np.ascontiguousarray(vals)))
 
-    freq: str | int | None = spec.freq
-    if freq is None:
-        found = {f for f in freqs.values() if f is not None}
-        if len(found) == 1:
-            freq = found.pop()
-        elif len(found) > 1:
-            raise DataError(f"{path}: series have different frequencies {sorted(map(str, found))};"
-                            " set data.freq")
-        elif time_col is None:
-            freq = 1
-        else:
-            freq = fallback_freq
-            if freq is None:
-                notes.append("could not infer the time frequency (irregular or too few "
-                             "timestamps); set data.freq to forecast future timestamps")
+    freq = choose_freq(spec.freq, list(freqs.values()), time_col=time_col,
+                       fallback=fallback_freq, path=path, notes=notes)
     frame = Frame(path=str(path), series=series, features=features, targets=targets,
                   time_col=time_col, series_col=series_col, freq=freq, notes=notes)
     return with_calendar(frame, spec.calendar) if spec.calendar else frame
+
+
+def choose_freq(given: str | None, found: list, *, time_col: str | None, fallback,
+                path, notes: list[str]) -> str | int | None:
+    """The frame's frequency: data.freq, else the one all series agree on (an integer step
+    of 1 without a time column), else the run's (`fallback`), else None with a note."""
+    if given is not None:
+        return given
+    agreed = {f for f in found if f is not None}
+    if len(agreed) > 1:
+        raise DataError(f"{path}: series have different frequencies {sorted(map(str, agreed))};"
+                        " set data.freq")
+    if agreed:
+        return agreed.pop()
+    if time_col is None:
+        return 1
+    if fallback is None:
+        notes.append("could not infer the time frequency (irregular or too few "
+                     "timestamps); set data.freq to forecast future timestamps")
+    return fallback
 
 
 def with_calendar(frame: Frame, names: list[str]) -> Frame:

@@ -140,7 +140,7 @@ def _text(stamp) -> str:
     return str(stamp)
 
 
-def backtest(data_path: str | Path, config: Config, *, horizon: int, origins: int,
+def backtest(data_path: str | Path, config: Config | None, *, horizon: int, origins: int,
              step: int | None = None, epochs: int | None = None,
              on_origin: Callable[[int, int, float], None] | None = None
              ) -> tuple[pd.DataFrame, list[Forecasts], dict]:
@@ -152,6 +152,12 @@ def backtest(data_path: str | Path, config: Config, *, horizon: int, origins: in
         raise UsageError(f"--horizon, --origins and --step must be >= 1. Received: horizon "
                          f"{horizon}, origins {origins}, step {step}")
     step = step or horizon
+    notes: list[str] = []
+    if config is None:  # what `train` without --config would pick, from all the rows
+        from lstmcli.config import DataSpec
+        from lstmcli.defaults import auto_config
+
+        config, notes = auto_config(read_series(data_path, DataSpec()))
     frame = read_series(data_path, config.data)
     config = api._resolved(config, frame)
     season = season_of(config, frame)
@@ -162,7 +168,6 @@ def backtest(data_path: str | Path, config: Config, *, horizon: int, origins: in
                         f"step(s) reach {back} rows back, but the longest series has "
                         f"{longest}; lower --origins or --horizon")
     results: list[Forecasts] = []
-    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lstmcli-backtest-") as tmp:
         for k in range(origins):
             t1 = time.perf_counter()

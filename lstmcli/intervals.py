@@ -47,7 +47,7 @@ def calibrate(model, series: list[tuple[np.ndarray, int]], *, scaler, feature_id
         places = [places[i] for i in np.linspace(0, len(places) - 1, MAX_ORIGINS).astype(int)]
     scaled = {}
     windows, truths, known = [], [], []
-    steps = horizon + int(model.outputs[0].shape[1])  # whole model calls
+    steps = horizon + (1 if per_step else int(model.outputs[0].shape[1]))  # whole calls
     for i, t in places:
         values = series[i][0]
         if i not in scaled:

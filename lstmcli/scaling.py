@@ -32,7 +32,10 @@ class Scaler:
             shift, scale = rows.mean(axis=0), rows.std(axis=0)
         else:
             raise ValueError(f"unknown scaler {kind!r}")
-        scale = np.where(scale > 0, scale, 1.0)
+        # a constant column: std or range is 0, or float noise around 0 (std of seven
+        # 0.1s is 1.4e-17): keep it as is instead of blowing later values up
+        tiny = scale <= 1e-12 * np.maximum(np.abs(shift), 1.0)
+        scale = np.where(tiny, 1.0, scale)
         return cls(kind, list(columns), shift.astype("float64"), scale.astype("float64"))
 
     def transform(self, values: np.ndarray) -> np.ndarray:

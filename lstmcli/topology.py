@@ -52,6 +52,10 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
                          name="window")
     masked = stateful or masking
     x = layers.Masking(mask_value=PAD, name="padding")(inputs) if masked else inputs
+    residual = spec.residual == "last_value" and not sequences_out
+    if residual:  # the window relative to its last row: changes, not levels
+        last_row = layers.Cropping1D((look_back - 1, 0), name="last_step")(inputs)
+        x = layers.Subtract(name="changes")([x, last_row])
     if spec.topology == "one_to_many":
         x = layers.Flatten(name="vector")(x)  # the one input: the window as a single vector
         x = layers.RepeatVector(horizon, name="repeat")(x)  # (batch, horizon, vector)
@@ -67,7 +71,28 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
     else:
         x = layers.Dense(horizon * n_targets, name="head")(x)
         outputs = layers.Reshape((horizon, n_targets), name="forecast")(x)
+    if residual:  # ... plus the targets' last values: levels again
+        level = _select(keras, first_input, n_features, n_targets, name="last_targets")
+        outputs = layers.Add(name="level")([outputs, level(last_row)])
     return keras.Model(inputs, outputs, name=spec.topology)
+
+
+def _select(keras, first_input: list[int | None] | None, n_features: int, n_targets: int, *,
+            name: str):
+    """A fixed (untrained) Dense that picks each target's feature column."""
+    import numpy as np
+
+    from lstmcli.errors import ConfigError
+
+    if first_input is None or any(f is None for f in first_input):
+        raise ConfigError("model.residual: last_value adds each target's last input value, so "
+                          "every target must also be a feature (data.targets within "
+                          "data.features)")
+    select = np.zeros((n_features, n_targets), dtype="float32")
+    for t, f in enumerate(first_input):
+        select[f, t] = 1.0
+    return keras.layers.Dense(n_targets, use_bias=False, trainable=False, name=name,
+                              kernel_initializer=keras.initializers.Constant(select))
 
 
 def _recurrent(keras, layer, *, name: str, stateful: bool, return_sequences: bool,

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from lstmcli.cli import app
 
 REPO = Path(__file__).resolve().parent.parent
+RUN_FILES = ["bundle.json", "config.yaml", "history.csv", "model.keras"]  # a finished run
 
 TINY = {
     "window": {"look_back": 4},

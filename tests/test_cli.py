@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, TINY, long_csv, wide_csv, write_yaml
+from conftest import REPO, RUN_FILES, TINY, long_csv, wide_csv, write_yaml
 
 # ----------------------------------------------------------------------------- window
 
@@ -46,7 +46,7 @@ def test_window_long_format_never_crosses_series(cli, tmp_path):
 
 def test_train_writes_a_complete_run_directory(trained):
     run = trained["run"]
-    assert sorted(p.name for p in run.iterdir()) == ["bundle.json", "history.csv", "model.keras"]
+    assert sorted(p.name for p in run.iterdir()) == RUN_FILES
     meta = json.loads((run / "bundle.json").read_text())
     assert meta["format_version"] == 1 and meta["freq"] == "D"
     assert set(meta["versions"]) == {"lstmcli", "keras", "tensorflow", "numpy", "pandas", "python"}
@@ -207,7 +207,8 @@ def test_rollout_long_format_h_rows_per_series(cli, tmp_path):
     cli("train", data, "--config", cfg, "--out", tmp_path / "run", "-q")
     result = cli("rollout", data, "--model", tmp_path / "run", "-H", "3")
     table = pd.read_csv(io.StringIO(result.stdout))
-    assert list(table.columns) == ["unique_id", "ds", "y"]
+    assert list(table.columns[:3]) == ["unique_id", "ds", "y"]
+    assert list(table.columns[3:]) == ["y_lo_80", "y_hi_80", "y_lo_95", "y_hi_95"]
     assert table.groupby("unique_id").size().to_dict() == {"s0": 3, "s1": 3, "s2": 3}
     assert table[table.unique_id == "s2"]["ds"].tolist() == [
         "2024-01-21", "2024-01-22", "2024-01-23"]
@@ -220,7 +221,7 @@ def test_rollout_needs_targets_equal_to_features(cli, tmp_path):
     cli("train", data, "--config", write_yaml(tmp_path / "c.yaml", doc), "--out",
         tmp_path / "run", "-q")
     result = cli("rollout", data, "--model", tmp_path / "run", "-H", "2", code=5)
-    assert "targets must be the features" in result.stderr
+    assert "every input must be predicted or be a calendar feature" in result.stderr
     assert "predict --last" in result.stderr
     table = pd.read_csv(io.StringIO(cli("predict", data, "-m", tmp_path / "run").stdout))
     assert list(table.columns) == ["date", "a", "a_actual"]
@@ -237,7 +238,10 @@ def test_shipped_configs_run_end_to_end(cli, tmp_path, config, data, columns):
     cfg, csv = REPO / "configs" / config, REPO / "sample_data" / data
     cli("train", csv, "-c", cfg, "-o", tmp_path / "run", "--epochs", "1", "-q")
     table = pd.read_csv(io.StringIO(cli("rollout", csv, "-m", tmp_path / "run", "-H", "3").stdout))
-    assert list(table.columns) == columns and len(table) == 3
+    assert list(table.columns[:len(columns)]) == columns and len(table) == 3
+    targets = columns[1:]  # then the 80% and 95% intervals of each target
+    assert list(table.columns[len(columns):]) == [f"{t}_{b}_{level}" for level in (80, 95)
+                                                  for t in targets for b in ("lo", "hi")]
 
 
 # ----------------------------------------------------------------------------- errors

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import TINY, wide_csv, write_yaml
+from conftest import RUN_FILES, TINY, wide_csv, write_yaml
 from lstmcli import api, checkpoints, locks
 from lstmcli.bundle import load_bundle
 from lstmcli.config import config_from_dict
@@ -86,7 +86,7 @@ def test_resume_after_a_signal_gives_the_uninterrupted_weights(tmp_path):
     a = (tmp_path / "whole" / "history.csv").read_text().splitlines()
     b = (run / "history.csv").read_text().splitlines()
     assert [r.rsplit(",", 1)[0] for r in a] == [r.rsplit(",", 1)[0] for r in b]  # not seconds
-    assert sorted(p.name for p in run.iterdir()) == ["bundle.json", "history.csv", "model.keras"]
+    assert sorted(p.name for p in run.iterdir()) == RUN_FILES
     assert not checkpoints.work_dir(run).exists()
 
 

@@ -1,0 +1,260 @@
+"""Streaming training from a long-format CSV: time and peak memory at two file sizes.
+
+    python benchmarks/stream.py [--gb 0.5] [--dir DIR] [--series 64] [--repeats 1]
+    python benchmarks/stream.py --gb 2        # the "several GB" figure: 2 GB and 4 GB files
+
+Writes two long-format CSVs (unique_id, ds, y, x; --series series of minute rows, each
+series' rows together) of --gb and 2 x --gb in a temporary folder (or under --dir), deleted
+afterwards. Then runs each step as its own process under GNU time, so that every peak RSS
+is that process's own:
+
+  baseline   python importing keras (TensorFlow) and lstmcli.stream: the floor of training;
+             python importing lstmcli.data (pandas): the floor of read_series
+  stream     scan + fit_scaler + two epochs (each a training and a validation pass over
+             the file) of an LSTM(8), look_back 24, stride 997, batch 256; at both sizes.
+             The first epoch includes tracing and XLA compilation; the second is the
+             steady state the speeds are quoted from
+  in-memory  read_series of the smaller file: what `lstmcli train` holds before windowing
+             (--no-in-memory skips it)
+  blocks     windows/s of the streamed training dataset alone (stride 1, the first
+             --block-windows windows) when the generator yields 1 or 1024 windows at a time
+
+The goal: the streaming peak is the same at both sizes and far below the file size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import PY, machine, median, timed_run
+
+LOOK_BACK, STRIDE, BATCH = 24, 997, 256
+PLACEHOLDER = "s000,"  # series id written into the template block, replaced per series
+
+
+def _block(rows: int, variant: int) -> bytes:
+    """The CSV text of one series (id PLACEHOLDER), minute steps from 2000-01-01."""
+    import pandas as pd
+
+    rng = np.random.default_rng(variant)
+    t = np.arange(rows)
+    stamps = np.datetime_as_string(np.datetime64("2000-01-01T00:00") +
+                                   t.astype("timedelta64[m]"), unit="m")
+    df = pd.DataFrame({"unique_id": PLACEHOLDER[:-1], "ds": stamps,
+                       "y": 10 * variant + np.sin(2 * np.pi * t / 1440 + variant)
+                       + 0.1 * rng.normal(size=rows),
+                       "x": np.cos(2 * np.pi * t / 60) + 0.1 * rng.normal(size=rows)})
+    return df.to_csv(header=False, index=False, float_format="%.4f").encode()
+
+
+def make_csv(path: Path, *, gb: float, series: int) -> int:
+    """A long-format CSV of about `gb` GB; returns its rows. Four distinct series texts are
+    generated and reused with their ids replaced: fast, and every series is contiguous."""
+    per_row = len(_block(1000, 0)) / 1000
+    rows = max(LOOK_BACK * 4, int(gb * 1e9 / per_row / series))
+    blocks = [_block(rows, v) for v in range(min(4, series))]
+    with path.open("wb") as fh:
+        fh.write(b"unique_id,ds,y,x\n")
+        for i in range(series):
+            fh.write(blocks[i % len(blocks)].replace(PLACEHOLDER.encode(),
+                                                     f"s{i:03d},".encode()))
+    return rows * series
+
+
+def _config(stride: int):
+    from lstmcli.config import config_from_dict
+
+    return config_from_dict({
+        "window": {"look_back": LOOK_BACK, "stride": stride},
+        "model": {"layers": [{"units": 8}]},
+        "training": {"epochs": 2, "batch_size": BATCH, "validation": 0.1, "seed": 0,
+                     "checkpoint_every": 0}})
+
+
+def _peak_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_stream(path: str) -> dict:
+    """scan + fit_scaler + two epochs, each timed, with the peak RSS after each."""
+    from lstmcli import stream
+    from lstmcli.backend import import_keras
+    from lstmcli.topology import build_model
+    from lstmcli.train import TrainData, fit, seed_everything
+
+    import_keras()
+    out = {"peak_after_import": _peak_mib()}
+    cfg = _config(STRIDE)
+    t0 = time.perf_counter()
+    sf = stream.scan(path, cfg.data)
+    out.update(scan_s=time.perf_counter() - t0, peak_after_scan=_peak_mib(),
+               rows=sum(s.n_rows for s in sf.series), series=len(sf.series))
+    t0 = time.perf_counter()
+    scaler, used, _ = stream.fit_scaler(sf, cfg)
+    out.update(fit_s=time.perf_counter() - t0, peak_after_fit=_peak_mib())
+    train = stream.window_dataset(sf, scaler, cfg, part="train", used=used)
+    val = stream.window_dataset(sf, scaler, cfg, part="val", used=used)
+    n_train, n_val = (stream.count_windows(used, cfg, p) for p in ("train", "val"))
+    data = TrainData(x=train, y=None, val=val, batch_size=BATCH, shuffle=True, n_train=n_train,
+                     n_val=n_val, x_shape=[n_train, LOOK_BACK, 2], y_shape=[n_train, 1, 2])
+    seed_everything(0)
+    model = build_model(cfg.model, look_back=LOOK_BACK, n_features=2, horizon=1, n_targets=2,
+                        stateful=False, batch_size=BATCH, first_input=[0, 1], masking=False)
+    t0 = time.perf_counter()
+    result = fit(model, data, cfg.training)
+    first, second = result.history[:2]
+    out.update(fit_s_total=time.perf_counter() - t0, epoch1_s=first["seconds"],
+               epoch_s=second["seconds"], loss=second["loss"], val_loss=second["val_loss"],
+               n_train=n_train, n_val=n_val, peak_after_epoch=_peak_mib())
+    return out
+
+
+def child_in_memory(path: str) -> dict:
+    from lstmcli.config import DataSpec
+    from lstmcli.data import read_series
+
+    t0 = time.perf_counter()
+    frame = read_series(path, DataSpec())
+    return {"read_s": time.perf_counter() - t0, "rows": sum(len(s.values) for s in frame.series)}
+
+
+def child_blocks(path: str, windows: int) -> dict:
+    """Windows/s of the training dataset alone (stride 1, not shuffled, timed from its
+    first batch on, so that the first chunk's parse is left out), for two block sizes."""
+    from lstmcli import stream
+
+    cfg = _config(1)
+    cfg = cfg.model_copy(update={"training": cfg.training.model_copy(update={"shuffle": False})})
+    sf = stream.scan(path, cfg.data)
+    scaler, used, _ = stream.fit_scaler(sf, cfg)
+    out = {}
+    for block in (1, stream.BLOCK):
+        ds = stream.window_dataset(sf, scaler, cfg, part="train", used=used, block=block)
+        batches = iter(ds.take(windows // BATCH + 1))
+        next(batches)
+        t0 = time.perf_counter()
+        n = sum(int(x.shape[0]) for x, _ in batches)
+        out[block] = n / (time.perf_counter() - t0)
+    return out
+
+
+def _child(args: list[str]) -> list:
+    """Run this file as a child step under GNU time: (wall s, peak MiB, its JSON)."""
+    wall, kb, proc = timed_run([PY, __file__, "--child", *args], cwd=Path(__file__).parent)
+    if proc.returncode:
+        sys.exit(f"child {args} failed:\n{proc.stderr[-3000:]}")
+    return [wall, kb / 1024, json.loads(proc.stdout.strip().splitlines()[-1])]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gb", type=float, default=0.5, help="size of the smaller file")
+    ap.add_argument("--series", type=int, default=64)
+    ap.add_argument("--dir", type=Path, help="where to write the CSVs (default: a temp dir)")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--no-in-memory", action="store_true", help="skip read_series")
+    ap.add_argument("--block-windows", type=int, default=20_000)
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        kind, path = args.child[0], args.child[1]
+        if kind == "baseline":
+            from lstmcli import stream  # noqa: F401
+            from lstmcli.backend import import_keras
+
+            import_keras()
+            res = {}
+        elif kind == "baseline_data":
+            import lstmcli.data  # noqa: F401
+
+            res = {}
+        elif kind == "stream":
+            res = child_stream(path)
+        elif kind == "in_memory":
+            res = child_in_memory(path)
+        else:
+            res = child_blocks(path, int(args.child[2]))
+        print(json.dumps(res))
+        return
+
+    print(f"machine: {machine()}")
+    tmp = Path(tempfile.mkdtemp(prefix="lstmcli-stream-", dir=args.dir))
+    try:
+        files = []
+        for gb in (args.gb, 2 * args.gb):
+            path = tmp / f"long_{gb:g}gb.csv"
+            t0 = time.perf_counter()
+            rows = make_csv(path, gb=gb, series=args.series)
+            mb = path.stat().st_size / 1e6
+            print(f"csv: {path.name}: {rows:,} rows, {args.series} series, {mb:,.0f} MB "
+                  f"(written in {time.perf_counter() - t0:.1f} s)")
+            files.append((path, mb))
+        print(f"stream: LSTM(8), look_back {LOOK_BACK}, stride {STRIDE}, batch {BATCH}, "
+              "validation 0.1, chunks of 250,000 rows, shuffle buffer 10,000 windows; "
+              f"medians of {args.repeats}")
+        table = []
+        runs = [_child(["baseline", "-"]) for _ in range(args.repeats)]
+        table.append(("baseline: import keras + lstmcli.stream", None, runs))
+        base = median([r[1] for r in runs])
+        runs = [_child(["baseline_data", "-"]) for _ in range(args.repeats)]
+        table.append(("baseline: import lstmcli.data (pandas)", None, runs))
+        data_base = median([r[1] for r in runs])
+        details = []
+        for path, mb in files:
+            runs = [_child(["stream", str(path)]) for _ in range(args.repeats)]
+            table.append(("stream: scan + fit_scaler + 2 epochs", mb, runs))
+            details.append((mb, runs))
+        if not args.no_in_memory:
+            path, mb = files[0]
+            runs = [_child(["in_memory", str(path)]) for _ in range(args.repeats)]
+            table.append(("in-memory: read_series", mb, runs))
+
+        print(f"{'process':42s} {'file MB':>8s} {'wall s':>8s} {'peak RSS MiB':>13s} "
+              f"{'over its floor':>14s}")
+        for name, mb, runs in table:
+            peak = median([r[1] for r in runs])
+            floor = {"stream": base, "in-memory": data_base}.get(name.split(":")[0], peak)
+            size = f"{mb:8,.0f}" if mb else f"{'-':>8s}"
+            print(f"{name:42s} {size} {median([r[0] for r in runs]):8.1f} {peak:13,.0f} "
+                  f"{peak - floor:14,.0f}")
+        for mb, runs in details:
+            j = {k: median([r[2][k] for r in runs]) for k in runs[0][2]}
+            windows = j["n_train"] + j["n_val"]
+            print(f"  {mb:,.0f} MB: scan {j['scan_s']:.1f} s ({mb / j['scan_s']:.0f} MB/s), "
+                  f"fit_scaler {j['fit_s']:.1f} s ({mb / j['fit_s']:.0f} MB/s), epoch 1 "
+                  f"{j['epoch1_s']:.1f} s, epoch 2 "
+                  f"{j['epoch_s']:.1f} s for {j['n_train']:,} + {j['n_val']:,} windows "
+                  f"({windows / j['epoch_s']:,.0f} windows/s; 2 passes, "
+                  f"{2 * mb / j['epoch_s']:.0f} MB/s of CSV); loss {j['loss']:.4f}; peak MiB "
+                  f"after import {j['peak_after_import']:.0f}, scan {j['peak_after_scan']:.0f}, "
+                  f"fit {j['peak_after_fit']:.0f}, epochs {j['peak_after_epoch']:.0f}")
+        (small, s_runs), (big, b_runs) = details
+        s_peak, b_peak = (median([r[1] for r in runs]) for runs in (s_runs, b_runs))
+        print(f"peak RSS at {big / small:.1f}x the file: {b_peak / s_peak:.2f}x "
+              f"({s_peak:,.0f} -> {b_peak:,.0f} MiB; over baseline {s_peak - base:,.0f} -> "
+              f"{b_peak - base:,.0f} MiB; the files are {small:,.0f} and {big:,.0f} MB)")
+        if args.block_windows:
+            rates = [_child(["blocks", str(files[0][0]), str(args.block_windows)])[2]
+                     for _ in range(args.repeats)]
+            speeds = ", ".join(f"{k} window(s) per yield: {median([r[k] for r in rates]):,.0f}"
+                               for k in rates[0])
+            print(f"generator blocks (stride 1, unshuffled, {args.block_windows:,} windows after "
+                  f"the first batch), windows/s: {speeds}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
