@@ -61,12 +61,12 @@ def datasets() -> dict[str, tuple[pd.DataFrame, str, int, int]]:
     return out
 
 
-def auto_ets(history: np.ndarray, horizon: int, season: int, freq: str) -> np.ndarray:
+def auto_ets(history: np.ndarray, ds: pd.Series, horizon: int, season: int, freq: str
+             ) -> np.ndarray:
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS
 
-    df = pd.DataFrame({"unique_id": "s", "ds": pd.date_range("2000-01-01", periods=len(history),
-                                                             freq=freq), "y": history})
+    df = pd.DataFrame({"unique_id": "s", "ds": ds.to_numpy(), "y": history})
     sf = StatsForecast(models=[AutoETS(season_length=season)], freq=freq)
     return sf.forecast(df=df, h=horizon)["AutoETS"].to_numpy()
 
@@ -101,7 +101,7 @@ def main() -> None:
             ets = []
             for origin in scores["origin"].unique():
                 cut = int(np.flatnonzero(df["ds"].dt.strftime("%Y-%m-%d") == origin)[0])
-                pred = auto_ets(y[:cut], horizon, season, freq)
+                pred = auto_ets(y[:cut], df["ds"][:cut], horizon, season, freq)
                 ets.append(metrics.mase(pred, y[cut:cut + horizon], y[:cut], season))
             mase = scores.groupby("method")["mase"].mean()
             cover = doc.get("interval_coverage", {})

@@ -16,6 +16,8 @@ is that process's own:
              steady state the speeds are quoted from
   in-memory  read_series of the smaller file: what `lstmcli train` holds before windowing
              (--no-in-memory skips it)
+  commands   `lstmcli train` (one epoch) and `lstmcli rollout -H 24` with data.stream: true
+             on both files, as a user runs them
   blocks     windows/s of the streamed training dataset alone (stride 1, the first
              --block-windows windows) when the generator yields 1 or 1024 windows at a time
 
@@ -149,6 +151,31 @@ def child_blocks(path: str, windows: int) -> dict:
     return out
 
 
+def cli_runs(tmp: Path, files: list) -> list:
+    """`lstmcli train --epochs 1` and `lstmcli rollout -H 24` on each file, streaming."""
+    from _common import LSTMCLI
+
+    cfg = tmp / "stream.yaml"
+    cfg.write_text(json.dumps({
+        "data": {"stream": True}, "window": {"look_back": LOOK_BACK, "stride": STRIDE},
+        "model": {"layers": [{"units": 8}]},
+        "training": {"epochs": 1, "batch_size": BATCH, "validation": 0.1, "seed": 0}}))
+    rows = []
+    for path, mb in files:
+        run = tmp / f"run_{path.stem}"
+        for step, cmd in (
+                ("lstmcli train (scan, scaler, 1 epoch)",
+                 [LSTMCLI, "train", str(path), "-c", str(cfg), "-o", str(run), "--quiet"]),
+                ("lstmcli rollout -H 24 (scan, tails)",
+                 [LSTMCLI, "rollout", str(path), "-m", str(run), "-H", "24", "-o",
+                  str(tmp / f"forecast_{path.stem}.csv"), "--quiet"])):
+            wall, kb, proc = timed_run(cmd)
+            if proc.returncode:
+                sys.exit(f"{step} failed:\n{proc.stderr[-3000:]}")
+            rows.append((mb, step, wall, kb / 1024))
+    return rows
+
+
 def _child(args: list[str]) -> list:
     """Run this file as a child step under GNU time: (wall s, peak MiB, its JSON)."""
     wall, kb, proc = timed_run([PY, __file__, "--child", *args], cwd=Path(__file__).parent)
@@ -245,6 +272,11 @@ def main() -> None:
         print(f"peak RSS at {big / small:.1f}x the file: {b_peak / s_peak:.2f}x "
               f"({s_peak:,.0f} -> {b_peak:,.0f} MiB; over baseline {s_peak - base:,.0f} -> "
               f"{b_peak - base:,.0f} MiB; the files are {small:,.0f} and {big:,.0f} MB)")
+        cli_rows = cli_runs(tmp, files)
+        print("the commands, as a user runs them (data.stream: true; peak RSS of the process):")
+        for mb, step, wall, peak in cli_rows:
+            print(f"  {mb:8,.0f} MB  {step:40s} {wall:7.1f} s  {peak:7,.0f} MiB  "
+                  f"({mb / wall:.0f} MB/s of CSV)")
         if args.block_windows:
             rates = [_child(["blocks", str(files[0][0]), str(args.block_windows)])[2]
                      for _ in range(args.repeats)]
