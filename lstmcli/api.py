@@ -516,6 +516,7 @@ def _calibrate(model, frame: Frame, scaler: Scaler, config: Config, notes: list[
 def describe_config(*, config: Path | None = None, run_dir: Path | None = None,
                     n_features: int | None = None) -> dict:
     """`lstmcli inspect`: the model a config (or a run directory) builds, explained."""
+    from lstmcli.calendar import column_names
     from lstmcli.config import load_config
     from lstmcli.describe import describe
 
@@ -525,7 +526,8 @@ def describe_config(*, config: Path | None = None, run_dir: Path | None = None,
         bundle = load_bundle(run_dir)
         cfg = bundle.config
         features, targets = cfg.data.features, cfg.data.targets
-        info = describe(cfg, features=features, targets=targets)
+        info = describe(cfg, features=features + column_names(cfg.data.calendar),
+                        targets=targets)
         info["run_dir"] = str(run_dir)
         info["training"] = bundle.meta.get("training", {})
         return info
@@ -535,7 +537,7 @@ def describe_config(*, config: Path | None = None, run_dir: Path | None = None,
     else:
         features = [f"feature_{i}" for i in range(n_features or 1)]
     targets = list(cfg.data.targets) if cfg.data.targets else features
-    info = describe(cfg, features=features, targets=targets)
+    info = describe(cfg, features=features + column_names(cfg.data.calendar), targets=targets)
     info["config"] = str(config)
     return info
 

@@ -46,6 +46,8 @@ def test_train_without_config_says_and_saves_what_it_picked(tmp_path, cli):
     config = load_config(saved)
     assert config.window.look_back == 24 and config.data.features == ["y"]
     assert yaml.safe_load(saved.read_text())["model"]["residual"] == "last_value"
+    info = cli.json("inspect", "-m", tmp_path / "run")  # calendar columns are inputs too
+    assert info["input_shape"][-1] == 3 and "month_sin" in info["input_meaning"]
     # reused as it is
     cli("train", data, "-c", saved, "-o", tmp_path / "again", "--epochs", "1", "--quiet")
     rollout = cli("rollout", data, "-m", tmp_path / "run", "-H", "3").stdout.splitlines()
