@@ -174,6 +174,9 @@ def _usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, l
 
 def _fit_scaler(frame: Frame, config: Config, used: list) -> Scaler:
     """Fitted on the training rows only: the validation tail never leaks into the scaling."""
+    if config.data.scale_per_series:
+        return Scaler.fit_per_series(config.data.scaling, frame.columns,
+                                     {s.id: s.values[:n] for s, n in used})
     return Scaler.fit(config.data.scaling, frame.columns,
                       np.concatenate([s.values[:n] for s, n in used]))
 
@@ -193,7 +196,7 @@ def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None
     per_step = config.model.topology == "many_to_many"
     used, notes = _usable_series(frame, config, w.look_back + w.horizon)
     scaler = _fit_scaler(frame, config, used)
-    flat, offsets = stack_series([scaler.transform(s.values) for s, _ in used])
+    flat, offsets = stack_series([scaler.of(s.id).transform(s.values) for s, _ in used])
     train_starts, val_starts = [], []
     for (s, n_train), offset in zip(used, offsets, strict=True):
         starts = window_starts(len(s.values), look_back=w.look_back, horizon=w.horizon,
@@ -226,7 +229,7 @@ def stateful_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, li
     B, C = config.training.batch_size, config.chunk_length
     used, notes = _usable_series(frame, config, C + 1)
     scaler = _fit_scaler(frame, config, used)
-    scaled = [scaler.transform(s.values) for s, _ in used]
+    scaled = [scaler.of(s.id).transform(s.values) for s, _ in used]
     train_rows = [v[:n] for v, (_, n) in zip(scaled, used, strict=True)]
     if len(train_rows) == 1 and B > 1:
         segments, trimmed = split_segments(train_rows[0], B)
@@ -285,7 +288,7 @@ def sequence_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, li
     t = config.training
     used, notes = _usable_series(frame, config, 2)
     scaler = _fit_scaler(frame, config, used)
-    scaled = [scaler.transform(s.values) for s, _ in used]
+    scaled = [scaler.of(s.id).transform(s.values) for s, _ in used]
     rows = [v[:n] for v, (_, n) in zip(scaled, used, strict=True)]
     batches = sequence_batches(rows, batch_size=t.batch_size, padding=config.window.padding,
                                feature_idx=frame.feature_idx, target_idx=frame.target_idx)
@@ -501,8 +504,9 @@ def _calibrate(model, frame: Frame, scaler: Scaler, config: Config, notes: list[
             or config.variable_length):
         return None
     w = config.window
-    used = [(s.values, n) for s, n in _usable_series(frame, config, w.look_back + w.horizon)[0]]
-    out = calibrate(model, used, scaler=scaler, feature_idx=frame.feature_idx,
+    used = [(s.values, n, scaler.of(s.id))
+            for s, n in _usable_series(frame, config, w.look_back + w.horizon)[0]]
+    out = calibrate(model, used, feature_idx=frame.feature_idx,
                     target_idx=frame.target_idx, feedback=feedback_order(frame),
                     look_back=w.look_back,
                     per_step=config.model.topology == "many_to_many",
@@ -600,7 +604,8 @@ def _scaled_inputs(frame: Frame, scaler: Scaler, look_back: int) -> tuple[list, 
         if len(s.values) < look_back:
             notes.append(f"series '{s.id}' skipped: {len(s.values)} rows < look_back {look_back}")
             continue
-        used.append((s, scaler.transform(s.values)[:, frame.feature_idx].astype("float32")))
+        used.append((s, scaler.of(s.id).transform(s.values)[:, frame.feature_idx]
+                     .astype("float32")))
     if not used:
         raise DataError(f"{frame.path}: every series is shorter than look_back {look_back}")
     return used, notes
@@ -642,7 +647,8 @@ def _twin_and_rows(bundle, frame: Frame) -> tuple[object, list[np.ndarray]]:
     twin = inference_twin(bundle.config, n_rows=len(frame.series),
                           n_features=len(frame.features), n_targets=len(frame.targets),
                           weights=bundle.model.get_weights())
-    rows = [bundle.scaler.transform(s.values)[:, frame.feature_idx] for s in frame.series]
+    rows = [bundle.scaler.of(s.id).transform(s.values)[:, frame.feature_idx]
+            for s in frame.series]
     return twin, rows
 
 
@@ -666,7 +672,7 @@ def _future_features(frame: Frame, used: list, scaler: Scaler, steps: int
     for s in used:
         rows = np.zeros((steps, len(frame.columns)))
         rows[:, k] = calendar.features(_future(frame, s, steps), names)
-        out.append(scaler.transform(rows)[:, frame.feature_idx])
+        out.append(scaler.of(s.id).transform(rows)[:, frame.feature_idx])
     return np.stack(out).astype("float32")
 
 
@@ -731,7 +737,8 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
         out = run_history(*_twin_and_rows(bundle, frame))
         longest = out.shape[1]
         for i, s in enumerate(used):
-            steps = bundle.scaler.inverse(out[i, longest - len(s.values):], frame.target_idx)
+            steps = bundle.scaler.of(s.id).inverse(out[i, longest - len(s.values):],
+                                                   frame.target_idx)
             if last:
                 records += _rows(frame, s, _future(frame, s, 1), steps[-1:])
             else:  # output t predicts row t + 1
@@ -760,8 +767,8 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
         pred = predict_batches(bundle.model, _batched(views, PREDICT_BATCH))
         if _per_step_model(bundle):
             pred = pred[:, -1:, :]  # the prediction after the window's last step
-        pred = bundle.scaler.inverse(pred, frame.target_idx)  # (windows, horizon, targets)
-        for (s, k), p in zip(where, pred, strict=True):
+        for (s, k), p in zip(where, pred, strict=True):  # p: (horizon, targets)
+            p = bundle.scaler.of(s.id).inverse(p, frame.target_idx)
             first = k + w.look_back
             if last:
                 records += _rows(frame, s, _future(frame, s, w.horizon), p, steps=w.horizon > 1)
@@ -817,7 +824,8 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
         pred = window_rollout(bundle.model, _last_windows(scaled, w.look_back), horizon=horizon,
                               feedback=order, per_step=_per_step_model(bundle),
                               exo=_future_features(frame, used, bundle.scaler, steps))
-    pred = bundle.scaler.inverse(pred, frame.target_idx)
+    pred = np.stack([bundle.scaler.of(s.id).inverse(p, frame.target_idx)
+                     for s, p in zip(used, pred, strict=True)])
     bands = _interval_bands(bundle, horizon, len(frame.targets), notes)
 
     records: list[dict] = []

@@ -43,6 +43,9 @@ class DataSpec(_Spec):
     # Scaling is fitted on the training part only. LSTMs trained on raw values saturate
     # their tanh gates and cannot extrapolate, so "none" is for data already in [-1, 1].
     scaling: Literal["minmax", "standard", "none"] = "minmax"
+    # Long format: scale each series by its own training rows (series of very different
+    # levels then train one global model on comparable inputs). False: one scaler for all.
+    scale_per_series: bool = False
     # Pandas frequency alias ("D", "h", "MS", ...). None: inferred from the timestamps.
     freq: str | None = None
     # Steps per season (12 for monthly data with a yearly cycle): the Seasonal-Naive baseline
@@ -223,9 +226,11 @@ class Config(_Spec):
             raise ValueError("model.residual: last_value needs a fixed window whose last row "
                              "it can subtract: topology many_to_one, direct or one_to_many, "
                              "stateless, with a window.look_back")
-        if self.data.stream and (self.data.calendar or self.training.distribute != "none"):
-            raise ValueError("data.stream: streaming does not support data.calendar or "
-                             "training.distribute yet; turn one of them off")
+        if self.data.stream and (self.data.calendar or self.training.distribute != "none"
+                                 or self.data.scale_per_series):
+            raise ValueError("data.stream: streaming does not support data.calendar, "
+                             "data.scale_per_series or training.distribute yet; turn one of "
+                             "them off")
         if self.training.distribute != "none" and self.training.mode == "stateful":
             raise ValueError("training.distribute: stateful training runs unsharded: a strategy "
                              "splits every batch's rows across replicas, each with its own copy "

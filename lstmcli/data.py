@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -173,6 +174,14 @@ def _pick_time_col(columns: list[str], spec: DataSpec, path: Path) -> str | None
     return None
 
 
+ZONE = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
+
+
+def _mixed_zones(path, row, name: str, value: str) -> DataError:
+    return DataError(f"{path}: line {_line(row)}: column '{name}' mixes timestamps with and "
+                     f"without a time zone ({value!r}); give every timestamp an offset, or none")
+
+
 def _parse_time(col: pd.Series, name: str, path: Path) -> pd.Series:
     if col.isna().any():
         row = int(col.index[np.flatnonzero(col.isna().to_numpy())[0]])
@@ -180,19 +189,26 @@ def _parse_time(col: pd.Series, name: str, path: Path) -> pd.Series:
     if pd.api.types.is_integer_dtype(col):
         return col.astype("int64")  # plain step numbers (e.g. a year or an index)
     text = col.astype(str)
-    zoned = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).to_numpy()
-    if zoned.any() and not zoned.all():
-        pos = int(np.flatnonzero(~zoned)[0])
-        raise DataError(f"{path}: line {_line(col.index[pos])}: column '{name}' mixes "
-                        f"timestamps with and without a time zone ({text.iloc[pos]!r}); give "
-                        "every timestamp an offset, or none")
+    # Time zones: when the first stamp has one, every stamp must (offsets may differ, e.g.
+    # across a daylight-saving change: all go to UTC). Checked only then: it is slow.
+    zoned = bool(ZONE.search(text.iloc[0]))
+    if zoned:
+        has = text.str.contains(ZONE.pattern, regex=True).to_numpy()
+        if not has.all():
+            pos = int(np.flatnonzero(~has)[0])
+            raise _mixed_zones(path, col.index[pos], name, text.iloc[pos])
     with warnings.catch_warnings():  # pandas warns when it falls back to dateutil
         warnings.simplefilter("ignore", UserWarning)
-        # offsets may differ (e.g. across a daylight-saving change): all to UTC
-        parsed = pd.to_datetime(text, errors="coerce", utc=bool(zoned.any()))
+        warnings.simplefilter("ignore", FutureWarning)
+        parsed = pd.to_datetime(text, errors="coerce", utc=zoned)
+    if parsed.dtype == object:  # zones appear later in the column
+        pos = int(np.flatnonzero([ZONE.search(v) is not None for v in text])[0])
+        raise _mixed_zones(path, col.index[pos], name, text.iloc[pos])
     bad = parsed.isna().to_numpy()
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
+        if ZONE.search(text.iloc[pos]):
+            raise _mixed_zones(path, col.index[pos], name, text.iloc[pos])
         raise DataError(f"{path}: line {_line(col.index[pos])}: cannot parse timestamp "
                         f"{col.iloc[pos]!r} in column '{name}' (mixed or unknown date format?)")
     if getattr(parsed.dt, "tz", None) is not None:

@@ -26,11 +26,11 @@ METHOD = "split-conformal on rollouts from origins in the validation tails"
 MAX_ORIGINS = 2000  # evenly spaced when the tails hold more
 
 
-def calibrate(model, series: list[tuple[np.ndarray, int]], *, scaler, feature_idx: list[int],
-              target_idx: list[int], feedback: list[int], look_back: int, per_step: bool,
-              horizon: int) -> dict | None:
+def calibrate(model, series: list[tuple], *, feature_idx: list[int], target_idx: list[int],
+              feedback: list[int], look_back: int, per_step: bool, horizon: int
+              ) -> dict | None:
     """Interval offsets for steps 1..horizon, from (values in original units, training
-    rows) of each series. feedback: as for `forecast.window_rollout` (-1: a calendar
+    rows, its scaler) of each series. feedback: as for `forecast.window_rollout` (-1: a calendar
     feature, read from the known rows). None when there is nothing to calibrate on (no
     validation tail, or inputs that rollout could not feed: past covariates)."""
     from lstmcli.forecast import window_rollout
@@ -38,8 +38,8 @@ def calibrate(model, series: list[tuple[np.ndarray, int]], *, scaler, feature_id
     fed = {feature_idx[j] for j, i in enumerate(feedback) if i >= 0}
     if fed != set(target_idx):
         return None
-    horizon = min(horizon, max((len(v) - n for v, n in series), default=0))
-    places = [(i, t) for i, (values, n_train) in enumerate(series)
+    horizon = min(horizon, max((len(v) - n for v, n, _ in series), default=0))
+    places = [(i, t) for i, (values, n_train, _) in enumerate(series)
               for t in range(max(n_train, look_back), len(values))]
     if horizon == 0 or not places:
         return None
@@ -51,7 +51,7 @@ def calibrate(model, series: list[tuple[np.ndarray, int]], *, scaler, feature_id
     for i, t in places:
         values = series[i][0]
         if i not in scaled:
-            scaled[i] = scaler.transform(values)[:, feature_idx].astype("float32")
+            scaled[i] = series[i][2].transform(values)[:, feature_idx].astype("float32")
         windows.append(scaled[i][t - look_back:t])
         truth = np.full((horizon, len(target_idx)), np.nan)
         rows = values[t:t + horizon][:, target_idx]
@@ -63,7 +63,8 @@ def calibrate(model, series: list[tuple[np.ndarray, int]], *, scaler, feature_id
         known.append(future)
     pred = window_rollout(model, np.stack(windows), horizon=horizon, feedback=feedback,
                           per_step=per_step, exo=np.stack(known))
-    pred = scaler.inverse(pred, target_idx)
+    pred = np.stack([series[i][2].inverse(p, target_idx)
+                     for (i, _), p in zip(places, pred, strict=True)])
     errors = np.stack(truths) - pred  # (origins, horizon, targets); NaN past a series' end
     out = {"method": METHOD, "levels": list(LEVELS), "horizon": horizon,
            "origins": len(windows), "lo": {}, "hi": {}}

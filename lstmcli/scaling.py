@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -13,12 +13,17 @@ class Scaler:
 
     minmax maps the training range to [0, 1]; standard to mean 0, std 1; none is identity.
     A constant column gets scale 1 so it never divides by zero.
+
+    Per-series scaling (`fit_per_series`) keeps each series' own parameters in `series`;
+    `of(series_id)` gives the scaler of one series (the pooled one for a series that was
+    not in the training data).
     """
 
     kind: str
     columns: list[str]
     shift: np.ndarray  # (columns,)
     scale: np.ndarray  # (columns,)
+    series: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, kind: str, columns: list[str], rows: np.ndarray) -> Scaler:
@@ -38,6 +43,21 @@ class Scaler:
         scale = np.where(tiny, 1.0, scale)
         return cls(kind, list(columns), shift.astype("float64"), scale.astype("float64"))
 
+    @classmethod
+    def fit_per_series(cls, kind: str, columns: list[str],
+                       rows: dict[str, np.ndarray]) -> Scaler:
+        """One scaler per series (its own training rows), plus the pooled one."""
+        pooled = cls.fit(kind, columns, np.concatenate(list(rows.values())))
+        own = {sid: cls.fit(kind, columns, r) for sid, r in rows.items()}
+        return replace(pooled, series={sid: (o.shift, o.scale) for sid, o in own.items()})
+
+    def of(self, series_id: str) -> Scaler:
+        """The scaler of one series (itself when scaling is global)."""
+        found = self.series.get(series_id)
+        if found is None:
+            return self if not self.series else replace(self, series={})
+        return Scaler(self.kind, self.columns, *found)
+
     def transform(self, values: np.ndarray) -> np.ndarray:
         return (values - self.shift) / self.scale
 
@@ -46,10 +66,18 @@ class Scaler:
         return values * self.scale[idx] + self.shift[idx]
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "columns": self.columns,
-                "shift": self.shift.tolist(), "scale": self.scale.tolist()}
+        out = {"kind": self.kind, "columns": self.columns,
+               "shift": self.shift.tolist(), "scale": self.scale.tolist()}
+        if self.series:
+            out["series"] = {sid: {"shift": a.tolist(), "scale": b.tolist()}
+                             for sid, (a, b) in self.series.items()}
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> Scaler:
-        return cls(d["kind"], list(d["columns"]), np.asarray(d["shift"], dtype="float64"),
-                   np.asarray(d["scale"], dtype="float64"))
+        def arr(v):
+            return np.asarray(v, dtype="float64")
+
+        series = {str(sid): (arr(p["shift"]), arr(p["scale"]))
+                  for sid, p in d.get("series", {}).items()}
+        return cls(d["kind"], list(d["columns"]), arr(d["shift"]), arr(d["scale"]), series)
