@@ -658,11 +658,13 @@ def feedback_order(frame: Frame) -> list[int]:
     return [frame.targets.index(f) if f in frame.targets else -1 for f in frame.features]
 
 
-def _future_features(frame: Frame, used: list, scaler: Scaler, steps: int
-                     ) -> np.ndarray | None:
-    """(series, steps, features): scaled calendar features of each future step (zeros in
-    the fed-back columns), or None without calendar features."""
-    if not frame.derived:
+def _future_features(frame: Frame, used: list, scaler: Scaler, steps: int,
+                     known: dict[str, pd.DataFrame] | None = None) -> np.ndarray | None:
+    """(series, steps, features): the scaled known future values of each forecast step -
+    calendar features, and the covariates in `known` (per series, indexed by time stamp,
+    covering at least the horizon) - with zeros in the fed-back columns; None if none."""
+    covariates = [c for c in frame.features if c not in frame.targets + frame.derived]
+    if not frame.derived and not (known and covariates):
         return None
     from lstmcli import calendar
 
@@ -671,9 +673,36 @@ def _future_features(frame: Frame, used: list, scaler: Scaler, steps: int
     out = []
     for s in used:
         rows = np.zeros((steps, len(frame.columns)))
-        rows[:, k] = calendar.features(_future(frame, s, steps), names)
+        stamps = _future(frame, s, steps)
+        if names:
+            rows[:, k] = calendar.features(stamps, names)
+        if known and covariates:
+            given = known[s.id].reindex(stamps)[covariates].to_numpy(dtype="float64")
+            given[np.isnan(given)] = 0.0  # past the horizon (the last call's spare steps)
+            rows[:, [frame.columns.index(c) for c in covariates]] = given
         out.append(scaler.of(s.id).transform(rows)[:, frame.feature_idx])
     return np.stack(out).astype("float32")
+
+
+def read_future(path: str | Path, frame: Frame, horizon: int) -> dict[str, pd.DataFrame]:
+    """`rollout --future FILE.csv`: the covariates over the forecast horizon, per series,
+    indexed by time stamp. Every covariate input must be there for every forecast step."""
+    covariates = [c for c in frame.features if c not in frame.targets + frame.derived]
+    spec = DataSpec(time=frame.time_col, series=frame.series_col, features=covariates,
+                    missing="error")
+    future = read_series(path, spec, fallback_freq=frame.freq)
+    got = {s.id: pd.DataFrame(s.values[:, :len(covariates)], index=s.ds, columns=covariates)
+           for s in future.series}
+    for s in frame.series:
+        need = _future(frame, s, horizon)
+        have = got.get(s.id)
+        missing = need if have is None else need.difference(have.index)
+        if len(missing):
+            label = f"series '{s.id}'" if frame.is_long else "the series"
+            raise DataError(f"{path}: {label} has no {covariates} for {_text(missing[0])} "
+                            f"({len(missing)} of the {horizon} forecast step(s) missing); "
+                            "the future file must cover the whole horizon")
+    return got
 
 
 def _interval_bands(bundle, horizon: int, n_targets: int, notes: list[str]) -> dict:
@@ -784,8 +813,8 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
                    "seconds": round(time.perf_counter() - t0, 3)}
 
 
-def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
-            ) -> tuple[pd.DataFrame, dict]:
+def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
+            future: str | Path | None = None) -> tuple[pd.DataFrame, dict]:
     """Forecast `horizon` steps past the end of each series, feeding predictions back in.
 
     Stateless models slide their look_back window over the predictions. Stateful models
@@ -799,13 +828,15 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
     unknown = [f for f in frame.features if f not in frame.targets and f not in frame.derived]
     one_call = (not _runs_whole_history(bundle) and not _per_step_model(bundle)
                 and horizon <= bundle.config.window.horizon)  # nothing is fed back
-    if not one_call and (unknown or sorted(frame.targets) != sorted(
-            set(frame.features) - set(frame.derived))):
+    unfed = [t for t in frame.targets if t not in frame.features]
+    if not one_call and (unfed or (unknown and future is None)):
         raise ModelError(f"{run_dir}: rollout feeds each prediction back as the next input, so "
-                         f"every input must be predicted or be a calendar feature; this model "
-                         f"has features {frame.features} and targets {frame.targets}. Retrain "
-                         "with data.targets equal to data.features (calendar features may be "
-                         "added with data.calendar), or use `predict --last`")
+                         f"every input must be predicted, a calendar feature, or a covariate "
+                         f"given for the horizon with --future FILE.csv; this model has "
+                         f"features {frame.features} and targets {frame.targets}. Retrain with "
+                         "data.targets equal to data.features (calendar features may be added "
+                         "with data.calendar), pass --future, or use `predict --last`")
+    known = read_future(future, frame, horizon) if future is not None and unknown else None
     from lstmcli.forecast import window_rollout
 
     w = bundle.config.window
@@ -816,14 +847,15 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int
         used, notes = list(frame.series), []
         twin, rows = _twin_and_rows(bundle, frame)
         pred = warm_up_rollout(twin, rows, horizon=horizon, feedback=order,
-                               exo=_future_features(frame, used, bundle.scaler, horizon))
+                               exo=_future_features(frame, used, bundle.scaler, horizon,
+                                                    known))
     else:
         scaled, notes = _scaled_inputs(frame, bundle.scaler, w.look_back)
         used = [s for s, _ in scaled]
         steps = horizon + w.horizon  # whole model calls
         pred = window_rollout(bundle.model, _last_windows(scaled, w.look_back), horizon=horizon,
                               feedback=order, per_step=_per_step_model(bundle),
-                              exo=_future_features(frame, used, bundle.scaler, steps))
+                              exo=_future_features(frame, used, bundle.scaler, steps, known))
     pred = np.stack([bundle.scaler.of(s.id).inverse(p, frame.target_idx)
                      for s, p in zip(used, pred, strict=True)])
     bands = _interval_bands(bundle, horizon, len(frame.targets), notes)

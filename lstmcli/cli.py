@@ -314,6 +314,11 @@ def rollout(
     plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the first series' "
                                               "history tail and forecast into this PNG.",
                                               show_default=False)] = None,
+    future: Annotated[Path | None, typer.Option("--future", help="CSV with the covariate "
+                                                "inputs (columns that are not targets) for "
+                                                "every forecast step, same time/series "
+                                                "columns as DATA.csv.",
+                                                show_default=False)] = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -333,7 +338,9 @@ def rollout(
     from lstmcli import api
 
     _require_file(data, "data file")
-    table, summary = api.rollout(data, model, horizon=horizon)
+    if future is not None:
+        _require_file(future, "--future file")
+    table, summary = api.rollout(data, model, horizon=horizon, future=future)
     if plot is not None:
         from lstmcli.bundle import read_meta
         from lstmcli.data import read_series

@@ -92,3 +92,37 @@ def test_past_covariate_with_a_direct_model(tmp_path, cli):
     assert list(table.columns[:2]) == ["date", "y"] and len(table) == 4
     result = cli("rollout", data, "-m", tmp_path / "run", "-H", "5", code=5)
     assert "every input must be predicted or be a calendar feature" in result.stderr
+
+
+def test_future_covariate_from_a_csv(tmp_path, cli):
+    """A covariate known ahead (a promotion flag), given for the horizon with --future: the
+    rollout feeds each step's value. The promotion lifts sales the day after (the window
+    holds the covariate up to the step before the one predicted), so the forecast must be
+    higher on the days after promotion days of the future file."""
+    n = 200
+    ds = pd.date_range("2024-01-01", periods=n, freq="D")
+    promo = (np.random.default_rng(4).random(n + 10) < 0.3).astype(float)
+    y = 10 + 8 * np.r_[0, promo[:n - 1]] + np.random.default_rng(5).normal(0, 0.1, n)
+    pd.DataFrame({"date": ds.strftime("%Y-%m-%d"), "y": y.round(3), "promo": promo[:n]}
+                 ).to_csv(tmp_path / "d.csv", index=False)
+    future_ds = pd.date_range(ds[-1], periods=11, freq="D")[1:]
+    pd.DataFrame({"date": future_ds.strftime("%Y-%m-%d"), "promo": promo[n:]}).to_csv(
+        tmp_path / "future.csv", index=False)
+    cfg = write_yaml(tmp_path / "c.yaml", {
+        "data": {"features": ["y", "promo"], "targets": ["y"]}, "window": {"look_back": 3},
+        "model": {"layers": [{"units": 8}]},
+        "training": {"epochs": 200, "batch_size": 16, "seed": 1, "early_stopping":
+                     {"patience": 40}, "optimizer": {"learning_rate": 0.01}}})
+    cli("train", tmp_path / "d.csv", "-c", cfg, "-o", tmp_path / "run", "--quiet")
+    result = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", "12", code=5)
+    assert "--future" in result.stderr
+    out = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", "10", "--future",
+              tmp_path / "future.csv").stdout
+    table = pd.read_csv(io.StringIO(out))
+    assert len(table) == 10 and "promo" not in table.columns
+    after = np.r_[promo[n - 1], promo[n:n + 9]] == 1  # a promotion the day before
+    gap = table["y"][after].mean() - table["y"][~after].mean()
+    assert gap > 4, table  # the truth is 8 apart
+    result = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", "12",
+                 "--future", tmp_path / "future.csv", code=4)
+    assert "the future file must cover the whole horizon" in result.stderr
