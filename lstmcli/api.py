@@ -677,9 +677,12 @@ def _future_features(frame: Frame, used: list, scaler: Scaler, steps: int,
         if names:
             rows[:, k] = calendar.features(stamps, names)
         if known and covariates:
-            given = known[s.id].reindex(stamps)[covariates].to_numpy(dtype="float64")
-            given[np.isnan(given)] = 0.0  # past the horizon (the last call's spare steps)
-            rows[:, [frame.columns.index(c) for c in covariates]] = given
+            for c in covariates:  # known-ahead columns hold the next step's value
+                lead = 1 if c in frame.ahead else 0
+                given = np.zeros(steps)  # past the horizon: the last call's spare steps
+                found = known[s.id][c].reindex(stamps[lead:]).to_numpy(dtype="float64")
+                given[:len(found)] = np.nan_to_num(found)
+                rows[:, frame.columns.index(c)] = given
         out.append(scaler.of(s.id).transform(rows)[:, frame.feature_idx])
     return np.stack(out).astype("float32")
 
@@ -837,6 +840,12 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
                          "data.targets equal to data.features (calendar features may be added "
                          "with data.calendar), pass --future, or use `predict --last`")
     known = read_future(future, frame, horizon) if future is not None and unknown else None
+    if frame.ahead and known is None:
+        raise DataError(f"{run_dir}: data.future {frame.ahead} are known-ahead inputs: give "
+                        "their values for the forecast steps with --future FILE.csv")
+    for s in frame.series:  # the last row's known-ahead inputs: the first forecast step's
+        for c in frame.ahead:
+            s.values[-1, frame.columns.index(c)] = known[s.id][c].loc[_future(frame, s, 1)[0]]
     from lstmcli.forecast import window_rollout
 
     w = bundle.config.window

@@ -55,6 +55,9 @@ class DataSpec(_Spec):
     # feeds them instead of predicting them. Needs timestamps.
     calendar: list[Literal["hour", "dayofweek", "dayofmonth", "dayofyear", "weekofyear",
                            "month"]] = []
+    # Covariates known ahead (planned promotions, prices): inputs aligned with the step being
+    # predicted, given for the horizon with `rollout --future FILE.csv`.
+    future: list[str] = []
     # Larger than memory: `train` reads the CSV in passes of 250k rows (windows cut on the
     # fly, shuffled in a bounded buffer) and `rollout` keeps only each series' last rows.
     stream: bool = False
@@ -227,10 +230,10 @@ class Config(_Spec):
                              "it can subtract: topology many_to_one, direct or one_to_many, "
                              "stateless, with a window.look_back")
         if self.data.stream and (self.data.calendar or self.training.distribute != "none"
-                                 or self.data.scale_per_series):
+                                 or self.data.scale_per_series or self.data.future):
             raise ValueError("data.stream: streaming does not support data.calendar, "
-                             "data.scale_per_series or training.distribute yet; turn one of "
-                             "them off")
+                             "data.future, data.scale_per_series or training.distribute yet; "
+                             "turn one of them off")
         if self.training.distribute != "none" and self.training.mode == "stateful":
             raise ValueError("training.distribute: stateful training runs unsharded: a strategy "
                              "splits every batch's rows across replicas, each with its own copy "

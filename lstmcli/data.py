@@ -52,6 +52,10 @@ class Frame:
     freq: str | int | None  # pandas alias, an integer step, or None if irregular
     notes: list[str] = field(default_factory=list)
     derived: list[str] = field(default_factory=list)  # calendar columns, not in the file
+    # data.future columns, stored one step ahead: row t holds the value of step t + 1 (the
+    # step a window ending at t predicts); the last row repeats its own value until a
+    # forecast fills in the first future step's
+    ahead: list[str] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
@@ -424,7 +428,24 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
                        fallback=fallback_freq, path=path, notes=notes)
     frame = Frame(path=str(path), series=series, features=features, targets=targets,
                   time_col=time_col, series_col=series_col, freq=freq, notes=notes)
+    if spec.future:
+        frame = with_future(frame, spec.future)
     return with_calendar(frame, spec.calendar) if spec.calendar else frame
+
+
+def with_future(frame: Frame, columns: list[str]) -> Frame:
+    """Covariates known ahead, aligned with the step being predicted (see Frame.ahead)."""
+    wrong = [c for c in columns if c not in frame.features or c in frame.targets]
+    if wrong:
+        raise DataError(f"{frame.path}: data.future {wrong} must be input columns "
+                        "(data.features) that are not targets")
+    k = [frame.columns.index(c) for c in columns]
+    series = []
+    for s in frame.series:
+        values = s.values.copy()
+        values[:-1, k] = s.values[1:, k]
+        series.append(Series(id=s.id, ds=s.ds, values=values))
+    return replace(frame, series=series, ahead=list(columns))
 
 
 def choose_freq(given: str | None, found: list, *, time_col: str | None, fallback,

@@ -158,6 +158,9 @@ def backtest(data_path: str | Path, config: Config | None, *, horizon: int, orig
         from lstmcli.defaults import auto_config
 
         config, notes = auto_config(read_series(data_path, DataSpec()))
+    if config.data.future:
+        raise UsageError("backtest: data.future (covariates known ahead) is not supported by "
+                         "backtest yet; backtest without it, or score rollouts by hand")
     frame = read_series(data_path, config.data)
     config = api._resolved(config, frame)
     season = season_of(config, frame)
@@ -218,6 +221,9 @@ def evaluate(data_path: str | Path, run_dir: str | Path, *, horizon: int
     if horizon < 1:
         raise UsageError(f"--horizon must be >= 1. Received: {horizon}")
     bundle = load_bundle(run_dir)
+    if bundle.config.data.future:
+        raise UsageError("evaluate: data.future (covariates known ahead) is not supported by "
+                         "evaluate yet")
     frame = read_series(data_path, bundle.config.data, fallback_freq=bundle.meta.get("freq"))
     season = season_of(bundle.config, frame)
     cuts = {s.id: len(s.values) - horizon for s in frame.series

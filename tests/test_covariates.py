@@ -126,3 +126,31 @@ def test_future_covariate_from_a_csv(tmp_path, cli):
     result = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", "12",
                  "--future", tmp_path / "future.csv", code=4)
     assert "the future file must cover the whole horizon" in result.stderr
+
+
+def test_known_ahead_covariate_acts_on_its_own_step(tmp_path, cli):
+    """data.future aligns a covariate with the step being predicted: a promotion that lifts
+    sales on the very day is forecast on that day (the plain covariate above only learns
+    effects from the next day on)."""
+    n = 200
+    ds = pd.date_range("2024-01-01", periods=n, freq="D")
+    promo = (np.random.default_rng(6).random(n + 10) < 0.3).astype(float)
+    y = 10 + 8 * promo[:n] + np.random.default_rng(7).normal(0, 0.1, n)
+    pd.DataFrame({"date": ds.strftime("%Y-%m-%d"), "y": y.round(3), "promo": promo[:n]}
+                 ).to_csv(tmp_path / "d.csv", index=False)
+    future_ds = pd.date_range(ds[-1], periods=11, freq="D")[1:]
+    pd.DataFrame({"date": future_ds.strftime("%Y-%m-%d"), "promo": promo[n:]}).to_csv(
+        tmp_path / "future.csv", index=False)
+    cfg = write_yaml(tmp_path / "c.yaml", {
+        "data": {"features": ["y", "promo"], "targets": ["y"], "future": ["promo"]},
+        "window": {"look_back": 3}, "model": {"layers": [{"units": 8}]},
+        "training": {"epochs": 200, "batch_size": 16, "seed": 1, "early_stopping":
+                     {"patience": 40}, "optimizer": {"learning_rate": 0.01}}})
+    cli("train", tmp_path / "d.csv", "-c", cfg, "-o", tmp_path / "run", "--quiet")
+    out = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", "10", "--future",
+              tmp_path / "future.csv").stdout
+    table = pd.read_csv(io.StringIO(out))
+    on = promo[n:] == 1
+    assert table["y"][on].mean() - table["y"][~on].mean() > 4, table  # the truth: 8 apart
+    result = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", "3", code=5)
+    assert "--future" in result.stderr
