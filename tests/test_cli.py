@@ -221,7 +221,7 @@ def test_rollout_needs_targets_equal_to_features(cli, tmp_path):
     cli("train", data, "--config", write_yaml(tmp_path / "c.yaml", doc), "--out",
         tmp_path / "run", "-q")
     result = cli("rollout", data, "--model", tmp_path / "run", "-H", "2", code=5)
-    assert "every input must be predicted or be a calendar feature" in result.stderr
+    assert "every input must be predicted, a calendar feature, or a covariate" in result.stderr
     assert "predict --last" in result.stderr
     table = pd.read_csv(io.StringIO(cli("predict", data, "-m", tmp_path / "run").stdout))
     assert list(table.columns) == ["date", "a", "a_actual"]

@@ -91,7 +91,7 @@ def test_past_covariate_with_a_direct_model(tmp_path, cli):
                                         "4").stdout))
     assert list(table.columns[:2]) == ["date", "y"] and len(table) == 4
     result = cli("rollout", data, "-m", tmp_path / "run", "-H", "5", code=5)
-    assert "every input must be predicted or be a calendar feature" in result.stderr
+    assert "every input must be predicted, a calendar feature, or a covariate" in result.stderr
 
 
 def test_future_covariate_from_a_csv(tmp_path, cli):
