@@ -571,6 +571,16 @@ def _load(run_dir: str | Path, data_path: str | Path, *, tail: bool = False):
     return bundle, frame
 
 
+def _stamps_ending(last, freq, n: int) -> pd.Index:
+    """The n regular time stamps ending at `last` (without a frequency, only the last one
+    is known: it is repeated, and stamping future rows will say so)."""
+    if isinstance(freq, int):
+        return pd.Index(int(last) - freq * np.arange(n - 1, -1, -1, dtype="int64"))
+    if freq is not None:
+        return pd.date_range(end=last, periods=n, freq=freq)
+    return pd.DatetimeIndex([last] * n)
+
+
 def _tail_frame(data_path, spec: DataSpec, n: int, fallback_freq) -> Frame:
     """A Frame of each series' last `n` rows, read in one streaming pass."""
     from lstmcli.stream import scan, tails
@@ -580,14 +590,8 @@ def _tail_frame(data_path, spec: DataSpec, n: int, fallback_freq) -> Frame:
     for s, rows in zip(sf.series, tails(sf, n), strict=True):
         if s.last_ds is None or not len(rows):
             continue
-        k = len(rows)
-        if isinstance(sf.freq, int):
-            ds = pd.Index(int(s.last_ds) - sf.freq * np.arange(k - 1, -1, -1, dtype="int64"))
-        elif sf.freq is not None:
-            ds = pd.date_range(end=s.last_ds, periods=k, freq=sf.freq)
-        else:  # no frequency: only the last stamp is known (and rollout will say so)
-            ds = pd.DatetimeIndex([s.last_ds] * k)
-        series.append(Series(id=s.id, ds=ds, values=rows))
+        series.append(Series(id=s.id, ds=_stamps_ending(s.last_ds, sf.freq, len(rows)),
+                             values=rows))
     return Frame(path=str(data_path), series=series, features=sf.features, targets=sf.targets,
                  time_col=sf.time_col, series_col=sf.series_col, freq=sf.freq,
                  notes=sf.notes + [f"streaming: read the last {n} row(s) of each series"])
@@ -814,6 +818,55 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
                    "mode": bundle.config.training.mode, "last": last, "windows": int(n_windows),
                    "rows": int(len(table)), "x_shape": x_shape, "notes": frame.notes + notes,
                    "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def predict_stream(data_path: str | Path, run_dir: str | Path, fh) -> dict:
+    """`predict` for a streaming run (data.stream): every window's prediction next to the
+    actual values, written to the open text file `fh` block by block; the CSV is read in
+    passes, never held. Same columns as `predict`."""
+    from lstmcli.bundle import load_bundle
+    from lstmcli.forecast import predict_batches
+    from lstmcli.stream import predict_blocks, scan
+
+    t0 = time.perf_counter()
+    bundle = load_bundle(run_dir)
+    sf = scan(data_path, bundle.config.data, fallback_freq=bundle.meta.get("freq"))
+    if sf.columns != bundle.scaler.columns:
+        raise DataError(f"{data_path}: columns {sf.columns} do not match the model's "
+                        f"{bundle.scaler.columns}")
+    if sf.freq is None:
+        raise DataError(f"{data_path}: streaming predict needs a regular time frequency to "
+                        "stamp its rows; set data.freq")
+    w = bundle.config.window
+    rows = {s.id: s for s in sf.series}
+    stamps: dict[str, pd.Index] = {}
+    windows = 0
+    header = True
+    for sid, starts, x, y in predict_blocks(sf, bundle.scaler, bundle.config):
+        pred = predict_batches(bundle.model, iter([x]))
+        if _per_step_model(bundle):
+            pred, y = pred[:, -1:, :], y[:, -1:, :]
+        pred = bundle.scaler.inverse(pred, sf.target_idx)
+        actual = bundle.scaler.inverse(y, sf.target_idx)
+        if sid not in stamps:  # one series at a time (rows of a series are together)
+            stamps = {sid: _stamps_ending(rows[sid].last_ds, sf.freq, rows[sid].n_rows)}
+        at = starts[:, None] + w.look_back + np.arange(pred.shape[1])
+        table = pd.DataFrame({_time_name(sf): stamps[sid][at.ravel()]})
+        if sf.series_col is not None:
+            table.insert(0, sf.series_col, sid)
+        if w.horizon > 1 and not _per_step_model(bundle):
+            table["step"] = np.tile(np.arange(1, pred.shape[1] + 1), len(starts))
+        for k, target in enumerate(sf.targets):
+            table[target] = pred[:, :, k].ravel()
+        for k, target in enumerate(sf.targets):
+            table[f"{target}_actual"] = actual[:, :, k].ravel()
+        table.to_csv(fh, index=False, header=header, float_format="%.8g")
+        header, windows = False, windows + len(starts)
+    return {"command": "predict", "run_dir": str(run_dir), "data": str(data_path),
+            "mode": "stateless", "last": False, "windows": windows, "streamed": True,
+            "notes": sf.notes + ["streaming: the file was read in passes, predictions "
+                                 "written block by block"],
+            "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,

@@ -296,11 +296,35 @@ def predict(
         lstmcli predict sample_data/airline_passengers.csv -m runs/air -o preds.csv
     """
     from lstmcli import api
+    from lstmcli.bundle import read_meta
 
     _require_file(data, "data file")
+    if not last and read_meta(model)[0].data.stream:  # written block by block
+        _predict_streamed(out, data, model, out_path)
+        return
     table, summary = api.predict(data, model, last=last)
     _notes(out, summary)
     _emit_table(out, table, summary, out_path)
+
+
+def _predict_streamed(out: Output, data: Path, model: Path, dest: Path | None) -> None:
+    from lstmcli import api
+    from lstmcli.files import write_atomic
+
+    if dest is None or str(dest) == "-":
+        if out.as_json:
+            raise UsageError("predict --json of a streaming run (data.stream) needs --out "
+                             "FILE.csv: its rows are written as they come, not held")
+        summary = api.predict_stream(data, model, sys.stdout)
+    else:
+        with write_atomic(dest) as fh:
+            summary = api.predict_stream(data, model, fh)
+        summary["out"] = str(dest)
+    _notes(out, summary)
+    if out.as_json:
+        out.json(summary)
+    elif dest is not None and str(dest) != "-":
+        out.info(f"wrote predictions for {summary['windows']} windows to {dest}")
 
 
 @_command

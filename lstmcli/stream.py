@@ -553,8 +553,9 @@ class _Cut:
 
 def _windows(sf: StreamFrame, scaler: Scaler, config: Config, *, part: str,
              used: list[tuple[StreamSeries, int]], chunk_rows: int | None,
-             block: int) -> Iterator[tuple]:
+             block: int, places: bool = False) -> Iterator[tuple]:
     """Blocks of up to `block` windows, (x, y) or ((x, prev), y), float32, in file order.
+    places=True yields (series id, start rows, x, y) instead, for predictions.
 
     x: (k, look_back, features); y: (k, horizon, targets), or (k, look_back, targets) for
     per-step models; prev: (k, horizon, targets), the targets one step earlier (teacher
@@ -599,7 +600,10 @@ def _windows(sf: StreamFrame, scaler: Scaler, config: Config, *, part: str,
                 for b in range(0, len(starts), block):
                     rel = starts[b:b + block, None]
                     x, y = xs[rel + x_off], ys[rel + y_off]
-                    yield ((x, ys[rel + y_off - 1]), y) if teacher else (x, y)
+                    if places:
+                        yield sid, c.base + rel[:, 0], x, y
+                    else:
+                        yield ((x, ys[rel + y_off - 1]), y) if teacher else (x, y)
                 c.next_start = c.base + int(starts[-1]) + stride
             if c.next_start > c.last_start:
                 del cuts[sid]  # done with this series
@@ -679,6 +683,20 @@ def stream_layout(path: str | Path, config: Config, *, chunk_rows: int = CHUNK_R
                  "the file again" + (f"; shuffled in a buffer of {shuffle_buffer} windows"
                                      if t.shuffle else ""))
     return sf, scaler, data, notes
+
+
+# ------------------------------------------------------------------------------ predict
+
+
+def predict_blocks(sf: StreamFrame, scaler: Scaler, config: Config, *, block: int = 4096
+                   ) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Every window of every series whose targets are in the file (stride 1), in file
+    order, from one more pass: (series id, start rows, x, y scaled)."""
+    every = config.model_copy(update={"window": config.window.model_copy(
+        update={"stride": 1})})
+    used = [(s, s.n_rows) for s in sf.series]
+    yield from _windows(sf, scaler, every, part="train", used=used, chunk_rows=None,
+                        block=block, places=True)
 
 
 # -------------------------------------------------------------------------------- tails

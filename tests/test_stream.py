@@ -277,3 +277,11 @@ def test_streaming_train_and_rollout_match_in_memory(tmp_path, cli):
     stream_table = pd.read_csv(io.StringIO(streamed.stdout))
     pd.testing.assert_frame_equal(mem_table[stream_table.columns], stream_table, atol=1e-5)
     assert "streaming: read the last 4 row(s) of each series" in streamed.stderr
+    # predict: every window, written block by block, the same rows as the in-memory path
+    mem = pd.read_csv(io.StringIO(cli("predict", data, "-m", tmp_path / "mem").stdout))
+    out = tmp_path / "preds.csv"
+    doc = cli.json("predict", data, "-m", tmp_path / "stream", "-o", out)
+    assert doc["streamed"] and doc["windows"] == len(mem)
+    pd.testing.assert_frame_equal(mem, pd.read_csv(out), atol=1e-4)
+    result = cli("predict", data, "-m", tmp_path / "stream", "--json", code=2)
+    assert "needs --out" in result.stderr
