@@ -27,6 +27,7 @@ from lstmcli.config import Config
 from lstmcli.data import Frame, read_series
 from lstmcli.errors import DataError, UsageError
 from lstmcli.files import write_atomic
+from lstmcli.layouts import resolved
 
 METHODS = ("lstm", "naive", "seasonal_naive")
 MEASURES = ("mae", "rmse", "smape", "mase")
@@ -162,7 +163,7 @@ def backtest(data_path: str | Path, config: Config | None, *, horizon: int, orig
         raise UsageError("backtest: data.future (covariates known ahead) is not supported by "
                          "backtest yet; backtest without it, or score rollouts by hand")
     frame = read_series(data_path, config.data)
-    config = api._resolved(config, frame)
+    config = resolved(config, frame)
     season = season_of(config, frame)
     longest = max(len(s.values) for s in frame.series)
     back = horizon + (origins - 1) * step

@@ -11,7 +11,7 @@ size of the file.
     train = window_dataset(sf, scaler, config, part="train", used=used)  # a pass per epoch
     sf, scaler, data, notes = stream_layout(path, config)  # all of the above, as TrainData
 
-The windows are those of `api.split_windows`: the same start rows and the same float32
+The windows are those of `layouts.split_windows`: the same start rows and the same float32
 values (a streamed standard scaler agrees with `Scaler.fit` to about 1e-15, so a value
 may rarely round to the neighbouring float32). Their order is the file's order; shuffled,
 it comes from a bounded buffer of windows instead of a permutation of the whole data set.
@@ -415,8 +415,8 @@ def _series_rows(sf: StreamFrame, chunk_rows: int | None = None
 
 def _usable(sf: StreamFrame, config: Config, min_rows: int
             ) -> tuple[list[tuple[StreamSeries, int]], list[str]]:
-    """api._usable_series on the scanned row counts: same choice, notes and errors."""
-    from lstmcli.api import _usable_series
+    """layouts.usable_series on the scanned row counts: same choice, notes and errors."""
+    from lstmcli.layouts import usable_series as _usable_series
 
     # _usable_series only takes len() of each series' values: a range has it, costs nothing
     sized = SimpleNamespace(path=sf.path, series=[SimpleNamespace(id=s.id, values=range(s.n_rows))
@@ -480,7 +480,7 @@ class _Moments:
 def fit_scaler(sf: StreamFrame, config: Config, *, chunk_rows: int | None = None
                ) -> tuple[Scaler, list[tuple[StreamSeries, int]], list[str]]:
     """A pass over the training rows (the first n_train rows of each usable series, as
-    `api.split_windows` chooses them): the Scaler `Scaler.fit` gives on those rows (equal
+    `layouts.split_windows` chooses them): the Scaler `Scaler.fit` gives on those rows (equal
     to rounding), the usable (series, n_train) pairs, and notes on the skipped series."""
     _check_supported(config)
     w = config.window
@@ -623,7 +623,7 @@ def window_dataset(sf: StreamFrame, scaler: Scaler, config: Config, *,
                    block: int = BLOCK):
     """A tf.data.Dataset of (x, y) batches that re-reads the CSV in chunks every epoch.
 
-    Yields exactly the windows of `api.split_windows` for `part` (train: start + look_back
+    Yields exactly the windows of `layouts.split_windows` for `part` (train: start + look_back
     + horizon <= n_train; val: start + look_back >= n_train; every stride-th start), per-step
     targets for many_to_many and ((x, previous targets), y) for seq2seq with teacher forcing.
     Training windows are shuffled (training.shuffle) in a buffer of `shuffle_buffer` windows,
@@ -663,7 +663,7 @@ def window_dataset(sf: StreamFrame, scaler: Scaler, config: Config, *,
 def stream_layout(path: str | Path, config: Config, *, chunk_rows: int = CHUNK_ROWS,
                   shuffle_buffer: int = SHUFFLE_BUFFER
                   ) -> tuple[StreamFrame, Scaler, TrainData, list[str]]:
-    """`api.split_windows` for a file larger than memory: scan, fit the scaler, and the
+    """`layouts.split_windows` for a file larger than memory: scan, fit the scaler, and the
     training and validation datasets, as TrainData with the same counts and shapes."""
     _check_supported(config)
     sf = scan(path, config.data, chunk_rows=chunk_rows)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import TINY, long_csv, wide_csv, write_yaml
-from lstmcli import api, stream
+from lstmcli import layouts, stream
 from lstmcli.config import DataSpec, config_from_dict
 from lstmcli.data import read_series
 from lstmcli.errors import ConfigError, DataError
@@ -114,8 +114,8 @@ def test_fit_scaler_equals_the_in_memory_scaler(tmp_path, scaling):
     path = panel_csv(tmp_path / "p.csv", (30, 6, 25))  # s1 too short: skipped, with a note
     cfg = config(data={"scaling": scaling})
     frame = read_series(path, cfg.data)
-    used, notes = api._usable_series(frame, cfg, cfg.window.look_back + cfg.window.horizon)
-    ref = api._fit_scaler(frame, cfg, used)
+    used, notes = layouts.usable_series(frame, cfg, cfg.window.look_back + cfg.window.horizon)
+    ref = layouts.fit_scaler(frame, cfg, used)
     scaler, s_used, s_notes = stream.fit_scaler(stream.scan(path, cfg.data, chunk_rows=CHUNK),
                                                 cfg)
     assert scaler.kind == ref.kind and scaler.columns == ref.columns
@@ -153,7 +153,7 @@ def test_windows_equal_split_windows(tmp_path, case, interleave):
     for shuffle in (False, True):
         cfg = config(**CASES[case], data={"features": ["a", "b"], "targets": ["c", "a"]},
                      training={"shuffle": shuffle, "batch_size": 5})
-        _, ref, _ = api.split_windows(read_series(path, cfg.data), cfg)
+        _, ref, _ = layouts.split_windows(read_series(path, cfg.data), cfg)
         sf, _, data, notes = stream.stream_layout(path, cfg, chunk_rows=CHUNK, shuffle_buffer=8)
         assert (data.n_train, data.n_val, data.x_shape, data.y_shape) == \
             (ref.n_train, ref.n_val, ref.x_shape, ref.y_shape)
@@ -175,7 +175,7 @@ def test_windows_of_a_wide_file_with_dropped_rows(tmp_path):
     df.to_csv(path, index=False)
     cfg = config(window={"look_back": 5, "horizon": 2, "stride": 3},
                  data={"missing": "drop", "scaling": "standard"})
-    _, ref, _ = api.split_windows(read_series(path, cfg.data), cfg)
+    _, ref, _ = layouts.split_windows(read_series(path, cfg.data), cfg)
     _, _, data, _ = stream.stream_layout(path, cfg, chunk_rows=CHUNK)
     assert (data.n_train, data.n_val) == (ref.n_train, ref.n_val)
     assert sorted(windows(data.x)) == sorted(windows(ref.x))
@@ -185,7 +185,7 @@ def test_windows_of_a_wide_file_with_dropped_rows(tmp_path):
 def test_no_validation_part(tmp_path):
     path = long_csv(tmp_path / "l.csv")
     cfg = config(training={"validation": 0.0})
-    _, ref, _ = api.split_windows(read_series(path, cfg.data), cfg)
+    _, ref, _ = layouts.split_windows(read_series(path, cfg.data), cfg)
     _, _, data, _ = stream.stream_layout(path, cfg, chunk_rows=CHUNK)
     assert data.val is None and ref.val is None and data.n_train == ref.n_train == 63
 

@@ -1,0 +1,197 @@
+"""Training data layouts: which rows of which series train and validate, the scaler fitted
+on the training rows, and the batches each training mode consumes (`TrainData`).
+
+    stateless       split_windows: window start rows, batches gathered by tf.data
+    stateful        stateful_layout: series as batch rows, consecutive chunks, resets
+    variable length sequence_layout: each series one sequence
+
+The validation tail is the end of each series; nothing of it reaches the scaler.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lstmcli.config import Config
+from lstmcli.data import Frame
+from lstmcli.errors import DataError
+from lstmcli.scaling import Scaler
+from lstmcli.train import TrainData
+from lstmcli.windows import chunk_layout, split_segments, window_starts
+
+
+def resolved(config: Config, frame: Frame) -> Config:
+    """The config with the columns and frequency that were actually used filled in."""
+    data = config.data.model_copy(update={
+        "time": frame.time_col, "series": frame.series_col,
+        "features": [f for f in frame.features  # those read from the file
+                     if f not in getattr(frame, "derived", [])],
+        "targets": frame.targets})
+    return config.model_copy(update={"data": data})
+
+
+def training_rows(n_rows: int, config: Config) -> int:
+    """Rows at the start of a series used for training; the rest is the validation tail."""
+    frac, horizon = config.training.validation, config.window.horizon
+    n_val = 0 if frac == 0 else max(math.ceil(frac * n_rows), horizon)
+    return n_rows - n_val
+
+
+def usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, list[str]]:
+    """(series, training rows) for each series long enough to train on; notes for the rest."""
+    w, used, notes = config.window, [], []
+    for s in frame.series:
+        n_train = training_rows(len(s.values), config)
+        if n_train < min_rows:
+            notes.append(f"series '{s.id}' skipped: {len(s.values)} rows, of which {n_train} "
+                         f"for training; at least {min_rows} needed")
+            continue
+        used.append((s, n_train))
+    if not used:
+        longest = max(len(s.values) for s in frame.series)
+        raise DataError(f"{frame.path}: no series is long enough to train on: the longest has "
+                        f"{longest} rows; {min_rows} training rows (look_back {w.look_back}, "
+                        f"horizon {w.horizon}) plus a validation tail of "
+                        f"{config.training.validation:.0%} do not fit. Lower window.look_back "
+                        "or training.validation")
+    return used, notes
+
+
+def fit_scaler(frame: Frame, config: Config, used: list) -> Scaler:
+    """Fitted on the training rows only: the validation tail never leaks into the scaling."""
+    if config.data.scale_per_series:
+        return Scaler.fit_per_series(config.data.scaling, frame.columns,
+                                     {s.id: s.values[:n] for s, n in used})
+    return Scaler.fit(config.data.scaling, frame.columns,
+                      np.concatenate([s.values[:n] for s, n in used]))
+
+
+def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None
+                  ) -> tuple[Scaler, TrainData, list[str]]:
+    """Stateless: fit the scaler on the training rows, then choose the training and
+    validation windows by their start rows; batches are cut from the series on the fly.
+
+    Training windows lie entirely in the training rows; validation windows predict rows of
+    the tail (their inputs may reach back into the training rows, as at forecast time).
+    many_to_many models are trained on the next step at every step of the window.
+    """
+    from lstmcli.pipeline import stack_series, window_dataset
+
+    w, t = config.window, config.training
+    per_step = config.model.topology == "many_to_many"
+    used, notes = usable_series(frame, config, w.look_back + w.horizon)
+    scaler = fit_scaler(frame, config, used)
+    flat, offsets = stack_series([scaler.of(s.id).transform(s.values) for s, _ in used])
+    train_starts, val_starts = [], []
+    for (s, n_train), offset in zip(used, offsets, strict=True):
+        starts = window_starts(len(s.values), look_back=w.look_back, horizon=w.horizon,
+                               stride=w.stride)
+        train_starts.append(offset + starts[starts + w.look_back + w.horizon <= n_train])
+        val_starts.append(offset + starts[starts + w.look_back >= n_train])
+    train_starts, val_starts = np.concatenate(train_starts), np.concatenate(val_starts)
+    teacher = config.model.topology == "seq2seq" and config.model.teacher_forcing
+    batch_size = batch_size or t.batch_size  # the global batch under a strategy
+    common = dict(look_back=w.look_back, horizon=w.horizon, feature_idx=frame.feature_idx,
+                  target_idx=frame.target_idx, per_step=per_step, batch_size=batch_size,
+                  teacher=teacher)
+    train = window_dataset(flat, train_starts, shuffle=t.shuffle, seed=t.seed, **common)
+    val = None
+    if t.validation > 0 and len(val_starts):
+        val = window_dataset(flat, val_starts, shuffle=False, seed=t.seed, **common)
+    out_steps = w.look_back if per_step else w.horizon
+    data = TrainData(x=train, y=None, val=val, batch_size=batch_size, shuffle=t.shuffle,
+                     n_train=len(train_starts), n_val=len(val_starts) if val else 0,
+                     x_shape=[len(train_starts), w.look_back, len(frame.features)],
+                     y_shape=[len(train_starts), out_steps, len(frame.targets)])
+    return scaler, data, notes
+
+
+def stateful_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, list[str]]:
+    """Stateful: series (or segments of one long series) are the rows of a fixed-size batch,
+    cut into consecutive chunks; never shuffled; state reset at each row group's start."""
+    from lstmcli.stateful import training_callbacks
+
+    B, C = config.training.batch_size, config.chunk_length
+    used, notes = usable_series(frame, config, C + 1)
+    scaler = fit_scaler(frame, config, used)
+    scaled = [scaler.of(s.id).transform(s.values) for s, _ in used]
+    train_rows = [v[:n] for v, (_, n) in zip(scaled, used, strict=True)]
+    if len(train_rows) == 1 and B > 1:
+        segments, trimmed = split_segments(train_rows[0], B)
+        if len(segments[0]) < C + 1:
+            raise DataError(f"{frame.path}: {len(train_rows[0])} training rows split into "
+                            f"training.batch_size {B} segments leaves {len(segments[0])} rows "
+                            f"per segment, less than chunk_length {C} + 1; lower "
+                            "training.batch_size or training.chunk_length")
+        train_rows = segments
+        notes.append(f"one series split into {B} contiguous segments of {len(segments[0])} "
+                     f"rows, one per batch row" + (f"; the oldest {trimmed} row(s) trimmed"
+                                                   if trimmed else ""))
+    layout = chunk_layout(train_rows, batch_size=B, chunk_length=C,
+                          feature_idx=frame.feature_idx, target_idx=frame.target_idx)
+    padding_rows = layout.groups * B - layout.rows
+    if padding_rows:
+        notes.append(f"{layout.rows} rows in batches of {B}: {padding_rows} padding row(s) in "
+                     "the last batch, masked and excluded from the loss" +
+                     (f"; training.batch_size: {layout.rows} would avoid them"
+                      if layout.rows < B else ""))
+    if layout.rows == 1 and layout.chunks >= 64:
+        notes.append(f"one batch row: each epoch runs {layout.chunks} chunks one after another; "
+                     "training.batch_size: 16 would split the series into 16 segments and "
+                     "take about 16x fewer steps per epoch")
+    x, y, weight = layout.X, layout.Y, layout.weight
+    if config.model.topology == "many_to_one":  # the target after each chunk only
+        y, weight = y[:, -1:, :], weight[:, -1:]
+    val_rows = None
+    if config.training.validation > 0:
+        val_rows = scaled
+    callbacks = training_callbacks(chunks=layout.chunks, config=config, val_rows=val_rows,
+                                   train_steps=[n for _, n in used],
+                                   feature_idx=frame.feature_idx, target_idx=frame.target_idx)
+    data = TrainData(x=x, y=y, sample_weight=weight, batch_size=B, shuffle=False,
+                     callbacks=callbacks, validates_itself=val_rows is not None,
+                     n_train=len(x), x_shape=list(x.shape), y_shape=list(y.shape),
+                     steps_per_execution=1)  # batch-level resets need every batch boundary
+    notes.append(f"stateful layout: {layout.rows} row(s) x {layout.chunks} chunks of {C} "
+                 f"steps, {layout.groups} row group(s) of {B}; state reset every "
+                 f"{layout.chunks} batches")
+    return scaler, data, notes
+
+
+def first_inputs(frame: Frame) -> list[int | None]:
+    """For each target, its feature column (None if it is not a feature): what a seq2seq
+    decoder reads at its first step."""
+    return [frame.features.index(t) if t in frame.features else None for t in frame.targets]
+
+
+def sequence_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, list[str]]:
+    """Variable-length sequences: each series' training rows are one sample of its own
+    length; batches hold sequences of one length (or are padded, masked, when asked)."""
+    from lstmcli.pipeline import sequence_batches, sequence_dataset
+    from lstmcli.stateful import training_callbacks
+
+    t = config.training
+    used, notes = usable_series(frame, config, 2)
+    scaler = fit_scaler(frame, config, used)
+    scaled = [scaler.of(s.id).transform(s.values) for s, _ in used]
+    rows = [v[:n] for v, (_, n) in zip(scaled, used, strict=True)]
+    batches = sequence_batches(rows, batch_size=t.batch_size, padding=config.window.padding,
+                               feature_idx=frame.feature_idx, target_idx=frame.target_idx)
+    lengths = sorted({len(r) for r in rows})
+    notes.append(f"variable-length sequences: {len(rows)} series of {lengths[0]}-{lengths[-1]} "
+                 f"training steps in {len(batches)} batch(es)" +
+                 (", padded to the longest in each batch (masked)" if config.window.padding
+                  else " of equal-length sequences, no padding"))
+    val_rows = scaled if t.validation > 0 else None
+    callbacks = training_callbacks(chunks=1, config=config, val_rows=val_rows,
+                                   train_steps=[n for _, n in used],
+                                   feature_idx=frame.feature_idx, target_idx=frame.target_idx)
+    n = sum(len(b[0]) for b in batches)
+    data = TrainData(x=sequence_dataset(batches, shuffle=t.shuffle, seed=t.seed), y=None,
+                     batch_size=t.batch_size, shuffle=t.shuffle, n_train=n,
+                     x_shape=[n, None, len(frame.features)], y_shape=[n, None, len(frame.targets)],
+                     callbacks=callbacks, validates_itself=val_rows is not None,
+                     steps_per_execution=1)  # batches differ in length
+    return scaler, data, notes
