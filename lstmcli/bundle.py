@@ -92,16 +92,8 @@ def save_bundle(run_dir: str | Path, *, model, meta: dict, history: list[dict],
 
 
 def read_meta(run_dir: str | Path) -> tuple[Config, dict]:
-    """The config and bundle.json of a run, without loading the model (or TensorFlow)."""
-    meta_path = Path(run_dir) / META_FILE
-    try:
-        meta = json.loads(meta_path.read_text())
-        return config_from_dict(meta["config"], source=f"{meta_path} config"), meta
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ConfigError) as exc:
-        raise BundleError(f"{meta_path}: unreadable ({exc})") from None
-
-
-def load_bundle(run_dir: str | Path) -> Bundle:
+    """The config and bundle.json of a run, checked, without loading the model (or
+    TensorFlow)."""
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise BundleError(f"{run_dir}: is a file, not a run directory (give the directory "
@@ -124,9 +116,18 @@ def load_bundle(run_dir: str | Path) -> Bundle:
         raise BundleError(f"{meta_path}: format_version {version!r} is not supported by this "
                           f"lstmcli (expects {FORMAT_VERSION}); retrain with this version")
     try:
-        config = config_from_dict(meta["config"], source=f"{meta_path} config")
-        scaler = Scaler.from_dict(meta["scaler"])
+        return config_from_dict(meta["config"], source=f"{meta_path} config"), meta
     except (KeyError, ConfigError) as exc:
+        raise BundleError(f"{meta_path}: invalid bundle ({exc})") from None
+
+
+def load_bundle(run_dir: str | Path) -> Bundle:
+    run_dir = Path(run_dir)
+    config, meta = read_meta(run_dir)
+    meta_path, model_path = run_dir / META_FILE, run_dir / MODEL_FILE
+    try:
+        scaler = Scaler.from_dict(meta["scaler"])
+    except (KeyError, TypeError) as exc:
         raise BundleError(f"{meta_path}: invalid bundle ({exc})") from None
     if not zipfile.is_zipfile(model_path):
         raise BundleError(f"{model_path}: not a Keras model file (empty, truncated or not a "
