@@ -371,7 +371,10 @@ def rollout(
         from lstmcli.plots import rollout_plot
 
         config, meta = read_meta(model)
-        frame = read_series(data, config.data, fallback_freq=meta.get("freq"))
+        if config.data.stream:  # only the tails are drawn: do not load the file
+            frame = api._tail_frame(data, config.data, max(4 * horizon, 24), meta.get("freq"))
+        else:
+            frame = read_series(data, config.data, fallback_freq=meta.get("freq"))
         rollout_plot(frame, table, plot, horizon=horizon)
         summary["plot"] = str(plot)
     _notes(out, summary)
@@ -389,8 +392,10 @@ def _scored(out: Output, scores, results, summary: dict, *, dest: Path | None,
         summary["out"] = str(dest)
     if plot is not None:
         summary["plot"] = str(plot)
-        _plot_results(results, plot, title=f"lstmcli {summary['command']}: last origin",
-                      target=summary["targets"][0])
+        from lstmcli.plots import results_plot
+
+        results_plot(results, plot, title=f"lstmcli {summary['command']}: last origin",
+                     target=summary["targets"][0])
     _notes(out, summary)
     if out.as_json:
         summary["scores"] = _records(scores)
@@ -399,23 +404,6 @@ def _scored(out: Output, scores, results, summary: dict, *, dest: Path | None,
     out.render(scores_table(scores, summary))
     if dest is not None:
         out.info(f"wrote {len(scores)} rows to {dest}")
-
-
-def _plot_results(results, path: Path, *, title: str, target: str) -> None:
-    from lstmcli.plots import Panel, save, tail
-
-    last = {r.series: r for r in results}  # the last origin of each series
-    panels = []
-    for r in last.values():
-        ds, history = tail(r.history_ds, r.history[:, 0], max(4 * len(r.truth), 24))
-        panels.append(Panel(title=f"{r.series} ({target})", history_ds=ds, history=history,
-                            forecast_ds=r.stamps,
-                            forecasts={k: v[:, 0] for k, v in r.preds.items()},
-                            truth=r.truth[:, 0],
-                            bands=[(f"{level}% interval", lo[:, 0], hi[:, 0])
-                                   for level, (lo, hi) in sorted(r.bands.items(),
-                                                                 reverse=True)]))
-    save(panels, path, title=title)
 
 
 @_command

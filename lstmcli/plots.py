@@ -93,3 +93,20 @@ def rollout_plot(frame, table: pd.DataFrame, path: str | Path, *, horizon: int) 
                             forecast_ds=pd.Index(part[time_name]),
                             forecasts={"lstm rollout": part[target].to_numpy()}, bands=bands))
     return save(panels, path, title=f"lstmcli rollout: {horizon} steps")
+
+
+def results_plot(results, path: str | Path, *, title: str, target: str) -> int:
+    """backtest / evaluate --plot: the last origin of each series (history tail, truth,
+    the model and the baselines, the model's intervals)."""
+    last = {r.series: r for r in results}  # the last origin of each series
+    panels = []
+    for r in last.values():
+        ds, history = tail(r.history_ds, r.history[:, 0], max(4 * len(r.truth), 24))
+        panels.append(Panel(title=f"{r.series} ({target})", history_ds=ds, history=history,
+                            forecast_ds=r.stamps,
+                            forecasts={k: v[:, 0] for k, v in r.preds.items()},
+                            truth=r.truth[:, 0],
+                            bands=[(f"{level}% interval", lo[:, 0], hi[:, 0])
+                                   for level, (lo, hi) in sorted(r.bands.items(),
+                                                                 reverse=True)]))
+    return save(panels, path, title=title)
