@@ -155,11 +155,11 @@ def train(data_path: str | Path, config: Config | None, *, out: str | Path,
     from lstmcli.locks import hold
 
     out = Path(out)
-    auto_notes: list[str] = []
-    if config is None:  # picked from the data
-        from lstmcli.defaults import auto_config
+    frame, auto_notes = None, []
+    if config is None:  # picked from the data (which is then read only once)
+        from lstmcli.defaults import picked
 
-        config, auto_notes = auto_config(read_series(data_path, DataSpec()))
+        config, frame, auto_notes = picked(data_path)
     if distribute is not None:
         doc = config.model_dump(mode="json")
         doc["training"]["distribute"] = distribute
@@ -169,7 +169,8 @@ def train(data_path: str | Path, config: Config | None, *, out: str | Path,
         raise UsageError("--resume: multi_worker training resumes by itself (Keras "
                          "BackupAndRestore per worker): rerun the same command on every worker")
     common = dict(out=out, epochs=epochs, seed=seed, force=force, resume=resume,
-                  on_epoch=on_epoch, work=work_dir(out), cluster=cluster, notes=auto_notes)
+                  on_epoch=on_epoch, work=work_dir(out), cluster=cluster, frame=frame,
+                  picked=auto_notes)
     if not chief_in(cluster):  # trains alongside the chief; writes nothing of the run
         return _train_locked(data_path, config, writer=False, **common)
     with hold(out, wait=wait, on_wait=on_wait):
@@ -198,7 +199,7 @@ def check_writable_run(out: Path, *, force: bool, resume: bool) -> None:
 
 def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, resume,
                   on_epoch, work: Path, cluster: dict | None, writer: bool,
-                  notes: list[str]) -> dict:
+                  frame: Frame | None, picked: list[str]) -> dict:
     from lstmcli import checkpoints, distribute
     from lstmcli.backend import versions
     from lstmcli.bundle import save_bundle
@@ -210,20 +211,17 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
     # MultiWorkerMirroredStrategy must exist before TensorFlow runs anything else
     strategy = distribute.strategy_for(config.training.distribute)
 
-    if seed is not None:
+    overrides = {k: v for k, v in (("seed", seed), ("epochs", epochs)) if v is not None}
+    if overrides:
         config = config.model_copy(update={"training": config.training.model_copy(
-            update={"seed": seed})})
-    if epochs is not None:
-        config = config.model_copy(update={"training": config.training.model_copy(
-            update={"epochs": epochs})})
+            update=overrides)})
     t0 = time.perf_counter()
-    picked = notes
     seed_everything(config.training.seed)
     if config.data.stream:  # larger than memory: read in passes, windows cut on the fly
         from lstmcli.stream import stream_layout
 
         frame, scaler, data, notes = stream_layout(data_path, config)
-    else:
+    elif frame is None:
         frame = read_series(data_path, config.data)
     config = _resolved(config, frame)
     print_ = checkpoints.fingerprint(config, data_path)

@@ -13,9 +13,11 @@ What it picks, and why (measured in docs/accuracy.md):
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lstmcli import metrics
-from lstmcli.config import Config, config_from_dict
-from lstmcli.data import Frame
+from lstmcli.config import Config, DataSpec, config_from_dict
+from lstmcli.data import Frame, read_series, with_calendar
 
 CALENDAR = {1: [], 4: ["month"], 5: ["dayofweek"], 7: ["dayofweek"], 12: ["month"],
             24: ["hour", "dayofweek"], 52: ["weekofyear"]}
@@ -41,3 +43,13 @@ def auto_config(frame: Frame) -> tuple[Config, list[str]]:
              f"value, validation {validation:.0%}, early stopping (patience 20, up to 200 "
              "epochs); the config is saved as RUN_DIR/config.yaml to edit and reuse"]
     return config, notes
+
+
+def picked(data_path: str | Path) -> tuple[Config, Frame, list[str]]:
+    """Read the CSV once: the automatic config, the frame as that config reads it (with its
+    calendar columns), and the note saying what was picked."""
+    frame = read_series(data_path, DataSpec())
+    config, notes = auto_config(frame)
+    if config.data.calendar:
+        frame = with_calendar(frame, config.data.calendar)
+    return config, frame, notes

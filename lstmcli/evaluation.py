@@ -100,6 +100,25 @@ def _baselines(history: np.ndarray, horizon: int, season: int) -> dict[str, np.n
             "seasonal_naive": metrics.seasonal_naive(history, horizon, season)}
 
 
+def _compare(frame: Frame, cuts: dict[str, int], preds: dict, horizon: int, season: int
+             ) -> list[Forecasts]:
+    """For each series cut at `cuts[id]`: the truth after the cut, the model's forecast
+    from the rollout table and the baselines from the rows before it."""
+    out = []
+    for s in frame.series:
+        if s.id not in cuts or s.id not in preds:
+            continue
+        cut = cuts[s.id]
+        history = s.values[:cut][:, frame.target_idx]
+        forecast, bands = preds[s.id]
+        out.append(Forecasts(
+            series=s.id, origin=s.ds[cut], history=history, history_ds=s.ds[:cut],
+            truth=s.values[cut:cut + horizon][:, frame.target_idx],
+            stamps=s.ds[cut:cut + horizon], bands=bands,
+            preds={"lstm": forecast, **_baselines(history, horizon, season)}))
+    return out
+
+
 def score_rows(results: list[Forecasts], frame: Frame, season: int) -> pd.DataFrame:
     """One row per series, origin, method and target: mae, rmse, smape, mase."""
     rows = []
@@ -153,16 +172,15 @@ def backtest(data_path: str | Path, config: Config | None, *, horizon: int, orig
         raise UsageError(f"--horizon, --origins and --step must be >= 1. Received: horizon "
                          f"{horizon}, origins {origins}, step {step}")
     step = step or horizon
-    notes: list[str] = []
     if config is None:  # what `train` without --config would pick, from all the rows
-        from lstmcli.config import DataSpec
-        from lstmcli.defaults import auto_config
+        from lstmcli.defaults import picked
 
-        config, notes = auto_config(read_series(data_path, DataSpec()))
-    if config.data.future:
-        raise UsageError("backtest: data.future (covariates known ahead) is not supported by "
-                         "backtest yet; backtest without it, or score rollouts by hand")
-    frame = read_series(data_path, config.data)
+        config, frame, notes = picked(data_path)
+    else:
+        if config.data.future:
+            raise UsageError("backtest: data.future (covariates known ahead) is not supported "
+                             "by backtest yet; backtest without it, or score rollouts by hand")
+        frame, notes = read_series(data_path, config.data), []
     config = resolved(config, frame)
     season = season_of(config, frame)
     longest = max(len(s.values) for s in frame.series)
@@ -188,18 +206,7 @@ def backtest(data_path: str | Path, config: Config | None, *, horizon: int, orig
                                 f"before the end): {exc}") from None
             table, summary = api.rollout(csv_path, run, horizon=horizon)
             notes += [n for n in summary["notes"] if n not in notes]
-            preds = _forecast_table(table, frame)
-            for s in frame.series:
-                if s.id not in cuts or s.id not in preds:
-                    continue
-                cut = cuts[s.id]
-                history = s.values[:cut][:, frame.target_idx]
-                truth = s.values[cut:cut + horizon][:, frame.target_idx]
-                forecast, bands = preds[s.id]
-                results.append(Forecasts(
-                    series=s.id, origin=s.ds[cut], history=history, history_ds=s.ds[:cut],
-                    truth=truth, stamps=s.ds[cut:cut + horizon], bands=bands,
-                    preds={"lstm": forecast, **_baselines(history, horizon, season)}))
+            results += _compare(frame, cuts, _forecast_table(table, frame), horizon, season)
             if on_origin is not None:
                 on_origin(k + 1, origins, time.perf_counter() - t1)
     scores = score_rows(results, frame, season)
@@ -244,18 +251,7 @@ def evaluate(data_path: str | Path, run_dir: str | Path, *, horizon: int
     with tempfile.TemporaryDirectory(prefix="lstmcli-evaluate-") as tmp:
         csv_path = write_frame(cut_frame(frame, cuts), Path(tmp) / "history.csv")
         table, summary = api.rollout(csv_path, run_dir, horizon=horizon)
-    preds = _forecast_table(table, frame)
-    results = []
-    for s in frame.series:
-        if s.id not in cuts or s.id not in preds:
-            continue
-        cut = cuts[s.id]
-        history = s.values[:cut][:, frame.target_idx]
-        forecast, bands = preds[s.id]
-        results.append(Forecasts(
-            series=s.id, origin=s.ds[cut], history=history, history_ds=s.ds[:cut],
-            truth=s.values[cut:][:, frame.target_idx], stamps=s.ds[cut:], bands=bands,
-            preds={"lstm": forecast, **_baselines(history, horizon, season)}))
+    results = _compare(frame, cuts, _forecast_table(table, frame), horizon, season)
     scores = score_rows(results, frame, season)
     return scores, results, {
         "command": "evaluate", "data": str(data_path), "run_dir": str(run_dir),

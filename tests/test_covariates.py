@@ -94,31 +94,48 @@ def test_past_covariate_with_a_direct_model(tmp_path, cli):
     assert "every input must be predicted, a calendar feature, or a covariate" in result.stderr
 
 
-def test_future_covariate_from_a_csv(tmp_path, cli):
-    """A covariate known ahead (a promotion flag), given for the horizon with --future: the
-    rollout feeds each step's value. The promotion lifts sales the day after (the window
-    holds the covariate up to the step before the one predicted), so the forecast must be
-    higher on the days after promotion days of the future file."""
-    n = 200
+PROMO_DAYS = 200
+
+
+def _promotions(tmp_path, *, lag: int, seed: int, future: list[str], cli) -> np.ndarray:
+    """Daily sales lifted by 8 on promotion days (lag 0) or the day after (lag 1), the
+    promotion flags of the next 10 days in future.csv, and a model trained on the sales
+    with the flag as an input (`future`: data.future). Returns all the flags."""
+    n = PROMO_DAYS
     ds = pd.date_range("2024-01-01", periods=n, freq="D")
-    promo = (np.random.default_rng(4).random(n + 10) < 0.3).astype(float)
-    y = 10 + 8 * np.r_[0, promo[:n - 1]] + np.random.default_rng(5).normal(0, 0.1, n)
+    promo = (np.random.default_rng(seed).random(n + 10) < 0.3).astype(float)
+    lifted = np.r_[np.zeros(lag), promo[:n - lag]]
+    y = 10 + 8 * lifted + np.random.default_rng(seed + 1).normal(0, 0.1, n)
     pd.DataFrame({"date": ds.strftime("%Y-%m-%d"), "y": y.round(3), "promo": promo[:n]}
                  ).to_csv(tmp_path / "d.csv", index=False)
     future_ds = pd.date_range(ds[-1], periods=11, freq="D")[1:]
     pd.DataFrame({"date": future_ds.strftime("%Y-%m-%d"), "promo": promo[n:]}).to_csv(
         tmp_path / "future.csv", index=False)
     cfg = write_yaml(tmp_path / "c.yaml", {
-        "data": {"features": ["y", "promo"], "targets": ["y"]}, "window": {"look_back": 3},
-        "model": {"layers": [{"units": 8}]},
+        "data": {"features": ["y", "promo"], "targets": ["y"], "future": future},
+        "window": {"look_back": 3}, "model": {"layers": [{"units": 8}]},
         "training": {"epochs": 200, "batch_size": 16, "seed": 1, "early_stopping":
                      {"patience": 40}, "optimizer": {"learning_rate": 0.01}}})
     cli("train", tmp_path / "d.csv", "-c", cfg, "-o", tmp_path / "run", "--quiet")
+    return promo
+
+
+def _rollout_with_future(tmp_path, cli, horizon: int) -> pd.DataFrame:
+    out = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", str(horizon),
+              "--future", tmp_path / "future.csv").stdout
+    return pd.read_csv(io.StringIO(out))
+
+
+def test_future_covariate_from_a_csv(tmp_path, cli):
+    """A covariate known ahead (a promotion flag), given for the horizon with --future: the
+    rollout feeds each step's value. The promotion lifts sales the day after (the window
+    holds the covariate up to the step before the one predicted), so the forecast must be
+    higher on the days after promotion days of the future file."""
+    n = PROMO_DAYS
+    promo = _promotions(tmp_path, lag=1, seed=4, future=[], cli=cli)
     result = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", "12", code=5)
     assert "--future" in result.stderr
-    out = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", "10", "--future",
-              tmp_path / "future.csv").stdout
-    table = pd.read_csv(io.StringIO(out))
+    table = _rollout_with_future(tmp_path, cli, 10)
     assert len(table) == 10 and "promo" not in table.columns
     after = np.r_[promo[n - 1], promo[n:n + 9]] == 1  # a promotion the day before
     gap = table["y"][after].mean() - table["y"][~after].mean()
@@ -132,25 +149,9 @@ def test_known_ahead_covariate_acts_on_its_own_step(tmp_path, cli):
     """data.future aligns a covariate with the step being predicted: a promotion that lifts
     sales on the very day is forecast on that day (the plain covariate above only learns
     effects from the next day on)."""
-    n = 200
-    ds = pd.date_range("2024-01-01", periods=n, freq="D")
-    promo = (np.random.default_rng(6).random(n + 10) < 0.3).astype(float)
-    y = 10 + 8 * promo[:n] + np.random.default_rng(7).normal(0, 0.1, n)
-    pd.DataFrame({"date": ds.strftime("%Y-%m-%d"), "y": y.round(3), "promo": promo[:n]}
-                 ).to_csv(tmp_path / "d.csv", index=False)
-    future_ds = pd.date_range(ds[-1], periods=11, freq="D")[1:]
-    pd.DataFrame({"date": future_ds.strftime("%Y-%m-%d"), "promo": promo[n:]}).to_csv(
-        tmp_path / "future.csv", index=False)
-    cfg = write_yaml(tmp_path / "c.yaml", {
-        "data": {"features": ["y", "promo"], "targets": ["y"], "future": ["promo"]},
-        "window": {"look_back": 3}, "model": {"layers": [{"units": 8}]},
-        "training": {"epochs": 200, "batch_size": 16, "seed": 1, "early_stopping":
-                     {"patience": 40}, "optimizer": {"learning_rate": 0.01}}})
-    cli("train", tmp_path / "d.csv", "-c", cfg, "-o", tmp_path / "run", "--quiet")
-    out = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", "10", "--future",
-              tmp_path / "future.csv").stdout
-    table = pd.read_csv(io.StringIO(out))
-    on = promo[n:] == 1
+    promo = _promotions(tmp_path, lag=0, seed=6, future=["promo"], cli=cli)
+    table = _rollout_with_future(tmp_path, cli, 10)
+    on = promo[PROMO_DAYS:] == 1
     assert table["y"][on].mean() - table["y"][~on].mean() > 4, table  # the truth: 8 apart
     result = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", "3", code=5)
     assert "--future" in result.stderr

@@ -213,7 +213,7 @@ def test_lock_in_process_names_the_holder(tmp_path):
         assert lock.read_text().strip() == str(os.getpid())
         with pytest.raises(LockedError, match=f"locked by pid {os.getpid()}"):
             with locks.hold(target):
-                pass
+                pytest.fail("a second holder got the lock")
     assert not lock.exists()
 
 
