@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from lstmcli.config import Config, DataSpec
 from lstmcli.data import INDEX_TIME_NAME, Frame, Series, future_index, read_series
@@ -205,6 +206,7 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
     from lstmcli.bundle import save_bundle
     from lstmcli.errors import Interrupted
     from lstmcli.signals import graceful_stop
+    from lstmcli.stream import generator_errors
     from lstmcli.topology import build_model, copy_weights
     from lstmcli.train import Persistence, fit, seed_everything
 
@@ -270,7 +272,7 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         persist = Persistence(work=work, fingerprint=print_, every=every, resume=state,
                               stop=stop)
         try:
-            with distribute.scope(strategy):
+            with distribute.scope(strategy), generator_errors():
                 result = fit(fitted, data, config.training, on_epoch=on_epoch,
                              jit_compile=jit, persist=persist, strategy=strategy)
         except Interrupted as exc:
@@ -378,21 +380,28 @@ def _stamp(value) -> str | int:
 
 
 def _load(run_dir: str | Path, data_path: str | Path, *, tail: bool = False):
-    """The run and the data. tail: only the last look_back rows of each series are
-    needed; a streaming run then reads them in one pass without loading the file."""
+    """The run, the data, and for a streaming run read for its tails, the scan (else None).
+
+    tail: only the last look_back rows of each series are needed (a stateful model's
+    rollout reads its whole history itself, block by block); a streaming run then reads
+    them in one pass without loading the file."""
     from lstmcli.bundle import load_bundle
 
     bundle = load_bundle(run_dir)
     spec: DataSpec = bundle.config.data
-    if spec.stream and tail and bundle.config.window.look_back:
-        frame = _tail_frame(data_path, spec, bundle.config.window.look_back,
-                            bundle.meta.get("freq"))
+    sf = None
+    if spec.stream and tail and (bundle.config.window.look_back or _runs_whole_history(bundle)):
+        from lstmcli.stream import scan
+
+        sf = scan(data_path, spec, fallback_freq=bundle.meta.get("freq"))
+        n = 1 if _runs_whole_history(bundle) else bundle.config.window.look_back
+        frame = _tail_frame(sf, n)
     else:
         frame = read_series(data_path, spec, fallback_freq=bundle.meta.get("freq"))
     if frame.columns != bundle.scaler.columns:
         raise DataError(f"{data_path}: columns {frame.columns} do not match the model's "
                         f"{bundle.scaler.columns}")
-    return bundle, frame
+    return bundle, frame, sf
 
 
 def _stamps_ending(last, freq, n: int) -> pd.Index:
@@ -405,18 +414,17 @@ def _stamps_ending(last, freq, n: int) -> pd.Index:
     return pd.DatetimeIndex([last] * n)
 
 
-def _tail_frame(data_path, spec: DataSpec, n: int, fallback_freq) -> Frame:
-    """A Frame of each series' last `n` rows, read in one streaming pass."""
-    from lstmcli.stream import scan, tails
+def _tail_frame(sf, n: int) -> Frame:
+    """A Frame of each scanned series' last `n` rows, read in one streaming pass."""
+    from lstmcli.stream import tails
 
-    sf = scan(data_path, spec, fallback_freq=fallback_freq)
     series = []
     for s, rows in zip(sf.series, tails(sf, n), strict=True):
         if s.last_ds is None or not len(rows):
             continue
         series.append(Series(id=s.id, ds=_stamps_ending(s.last_ds, sf.freq, len(rows)),
                              values=rows))
-    return Frame(path=str(data_path), series=series, features=sf.features, targets=sf.targets,
+    return Frame(path=sf.path, series=series, features=sf.features, targets=sf.targets,
                  time_col=sf.time_col, series_col=sf.series_col, freq=sf.freq,
                  notes=sf.notes + [f"streaming: read the last {n} row(s) of each series"])
 
@@ -587,10 +595,22 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
     from lstmcli.forecast import PREDICT_BATCH, predict_batches
 
     t0 = time.perf_counter()
-    bundle, frame = _load(run_dir, data_path)
+    bundle, frame, sf = _load(run_dir, data_path, tail=last)
     w = bundle.config.window
     records: list[dict] = []
-    if _runs_whole_history(bundle):
+    if _runs_whole_history(bundle) and sf is not None:  # --last of a streamed stateful run
+        from lstmcli.stateful_stream import rollout as streamed_rollout
+
+        used = list(frame.series)
+        notes = ["streaming: each series' whole history warmed the state up, read in step "
+                 "with the others, block by block"]
+        pred = streamed_rollout(sf, bundle, horizon=1, feedback=feedback_order(frame))
+        for s, p in zip(used, pred, strict=True):
+            records += _rows(frame, s, _future(frame, s, 1),
+                             bundle.scaler.of(s.id).inverse(p, frame.target_idx))
+        n_windows = len(used)
+        x_shape = [len(used), max(s.n_rows for s in sf.series), len(frame.features)]
+    elif _runs_whole_history(bundle):
         from lstmcli.stateful import run_history
 
         used, notes = list(frame.series), []
@@ -645,12 +665,12 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
 
 
 def predict_stream(data_path: str | Path, run_dir: str | Path, fh) -> dict:
-    """`predict` for a streaming run (data.stream): every window's prediction next to the
-    actual values, written to the open text file `fh` block by block; the CSV is read in
-    passes, never held. Same columns as `predict`."""
+    """`predict` for a streaming run (data.stream): every window's (a stateful model: every
+    step's) prediction next to the actual values, written to the open text file `fh` block
+    by block; the CSV is read in passes, never held. Same columns and row order as
+    `predict`."""
     from lstmcli.bundle import load_bundle
-    from lstmcli.forecast import predict_batches
-    from lstmcli.stream import predict_blocks, scan
+    from lstmcli.stream import scan
 
     t0 = time.perf_counter()
     bundle = load_bundle(run_dir)
@@ -663,34 +683,87 @@ def predict_stream(data_path: str | Path, run_dir: str | Path, fh) -> dict:
                         "stamp its rows; set data.freq")
     w = bundle.config.window
     rows = {s.id: s for s in sf.series}
-    stamps: dict[str, pd.Index] = {}
-    windows = 0
-    header = True
-    for sid, starts, x, y in predict_blocks(sf, bundle.scaler, bundle.config):
-        pred = predict_batches(bundle.model, iter([x]))
-        if _per_step_model(bundle):
-            pred, y = pred[:, -1:, :], y[:, -1:, :]
+    stateful = _runs_whole_history(bundle)
+    several = w.horizon > 1 and not _per_step_model(bundle) and not stateful
+    header = [c for c in (sf.series_col, _time_name(sf)) if c] + (["step"] if several else []) \
+        + sf.targets + [f"{t}_actual" for t in sf.targets]
+    pd.DataFrame(columns=header).to_csv(fh, index=False)
+
+    def table(sid: str, at: np.ndarray, pred: np.ndarray, actual: np.ndarray) -> pd.DataFrame:
+        """at: (k, steps) row places; pred, actual: (k, steps, targets) scaled."""
         pred = bundle.scaler.inverse(pred, sf.target_idx)
-        actual = bundle.scaler.inverse(y, sf.target_idx)
-        if sid not in stamps:  # one series at a time (rows of a series are together)
-            stamps = {sid: _stamps_ending(rows[sid].last_ds, sf.freq, rows[sid].n_rows)}
-        at = starts[:, None] + w.look_back + np.arange(pred.shape[1])
-        table = pd.DataFrame({_time_name(sf): stamps[sid][at.ravel()]})
+        actual = bundle.scaler.inverse(actual, sf.target_idx)
+        out = pd.DataFrame({_time_name(sf): _stamps_at(rows[sid], sf.freq, at.ravel())})
         if sf.series_col is not None:
-            table.insert(0, sf.series_col, sid)
-        if w.horizon > 1 and not _per_step_model(bundle):
-            table["step"] = np.tile(np.arange(1, pred.shape[1] + 1), len(starts))
+            out.insert(0, sf.series_col, sid)
+        if several:
+            out["step"] = np.tile(np.arange(1, pred.shape[1] + 1), len(at))
         for k, target in enumerate(sf.targets):
-            table[target] = pred[:, :, k].ravel()
+            out[target] = pred[:, :, k].ravel()
         for k, target in enumerate(sf.targets):
-            table[f"{target}_actual"] = actual[:, :, k].ravel()
-        table.to_csv(fh, index=False, header=header, float_format="%.8g")
-        header, windows = False, windows + len(starts)
+            out[f"{target}_actual"] = actual[:, :, k].ravel()
+        return out
+
+    write = dict(index=False, header=False, float_format="%.8g")
+    n = 0
+    if stateful:
+        import shutil
+        import tempfile
+
+        from lstmcli.stateful_stream import predictions
+
+        # a group's series come block by block, interleaved: each is spooled to its own
+        # temporary file, and the files are appended in series order
+        spools: dict[str, object] = {}
+
+        def flush() -> None:
+            for spool in spools.values():
+                spool.seek(0)
+                shutil.copyfileobj(spool, fh)
+                spool.close()
+            spools.clear()
+
+        try:
+            for sid, places, pred, actual in predictions(sf, bundle):
+                if sid not in spools and len(spools) >= bundle.config.training.batch_size:
+                    flush()  # a new group has begun
+                spool = spools.setdefault(sid, tempfile.TemporaryFile("w+", newline=""))
+                table(sid, places[:, None], pred[:, None], actual[:, None]).to_csv(spool, **write)
+                n += len(places)
+            flush()
+        finally:
+            for spool in spools.values():
+                spool.close()
+        what = "every step after each series' first, from the state carried through its " \
+            "history, read in step with the other series"
+    else:
+        from lstmcli.forecast import predict_batches
+        from lstmcli.stream import predict_blocks
+
+        for sid, starts, x, y in predict_blocks(sf, bundle.scaler, bundle.config):
+            pred = predict_batches(bundle.model, iter([x]))
+            if _per_step_model(bundle):
+                pred, y = pred[:, -1:, :], y[:, -1:, :]
+            at = starts[:, None] + w.look_back + np.arange(pred.shape[1])
+            table(sid, at, pred, y).to_csv(fh, **write)
+            n += len(starts)
+        what = "the file was read in passes"
     return {"command": "predict", "run_dir": str(run_dir), "data": str(data_path),
-            "mode": "stateless", "last": False, "windows": windows, "streamed": True,
-            "notes": sf.notes + ["streaming: the file was read in passes, predictions "
-                                 "written block by block"],
+            "mode": bundle.config.training.mode, "last": False, "windows": n, "streamed": True,
+            "notes": sf.notes + [f"streaming: {what}; predictions written block by block"],
             "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _stamps_at(series, freq, places: np.ndarray) -> pd.Index:
+    """The time stamps of rows `places` of a scanned series (regular `freq`, ending at its
+    last_ds), without building the whole series' index."""
+    back = (series.n_rows - 1) - places  # steps before the last row
+    if isinstance(freq, int):
+        return pd.Index(int(series.last_ds) - freq * back)
+    lo, hi = int(back.min()), int(back.max())
+    end = pd.Timestamp(series.last_ds) - lo * to_offset(freq)
+    run = pd.date_range(end=end, periods=hi - lo + 1, freq=freq)  # places hi .. lo back
+    return run[(hi - lo) - (back - lo)]
 
 
 def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
@@ -704,7 +777,7 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
     t0 = time.perf_counter()
     if horizon < 1:
         raise DataError(f"--horizon must be >= 1. Received: {horizon}")
-    bundle, frame = _load(run_dir, data_path, tail=True)
+    bundle, frame, sf = _load(run_dir, data_path, tail=True)
     unknown = [f for f in frame.features if f not in frame.targets and f not in frame.derived]
     one_call = (not _runs_whole_history(bundle) and not _per_step_model(bundle)
                 and horizon <= bundle.config.window.horizon)  # nothing is fed back
@@ -731,10 +804,16 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
         from lstmcli.stateful import warm_up_rollout
 
         used, notes = list(frame.series), []
-        twin, rows = _twin_and_rows(bundle, frame)
-        pred = warm_up_rollout(twin, rows, horizon=horizon, feedback=order,
-                               exo=_future_features(frame, used, bundle.scaler, horizon,
-                                                    known))
+        exo = _future_features(frame, used, bundle.scaler, horizon, known)
+        if sf is not None:  # streamed: the histories are read block by block
+            from lstmcli.stateful_stream import rollout as streamed_rollout
+
+            pred = streamed_rollout(sf, bundle, horizon=horizon, feedback=order, exo=exo)
+            notes.append("streaming: each series' whole history warmed the state up, read "
+                         "in step with the others, block by block")
+        else:
+            twin, rows = _twin_and_rows(bundle, frame)
+            pred = warm_up_rollout(twin, rows, horizon=horizon, feedback=order, exo=exo)
     else:
         scaled, notes = _scaled_inputs(frame, bundle.scaler, w.look_back)
         used = [s for s, _ in scaled]

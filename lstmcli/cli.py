@@ -372,7 +372,10 @@ def rollout(
 
         config, meta = read_meta(model)
         if config.data.stream:  # only the tails are drawn: do not load the file
-            frame = api._tail_frame(data, config.data, max(4 * horizon, 24), meta.get("freq"))
+            from lstmcli.stream import scan
+
+            sf = scan(data, config.data, fallback_freq=meta.get("freq"))
+            frame = api._tail_frame(sf, max(4 * horizon, 24))
         else:
             frame = read_series(data, config.data, fallback_freq=meta.get("freq"))
         rollout_plot(frame, table, plot, horizon=horizon)

@@ -65,14 +65,18 @@ def warm_up_rollout(twin, rows: list[np.ndarray], *, horizon: int,
     return stateful_rollout(twin, x, horizon=horizon, feedback=feedback, exo=exo)
 
 
-def _loss(kind: str, pred: np.ndarray, true: np.ndarray) -> float:
-    err = pred - true
+def loss_terms(kind: str, err: np.ndarray) -> np.ndarray:
+    """The training loss of each element of `err` (prediction - truth); its mean is the loss."""
     if kind == "mae":
-        return float(np.abs(err).mean())
+        return np.abs(err)
     if kind == "huber":  # delta 1, as keras.losses.Huber
         a = np.abs(err)
-        return float(np.where(a <= 1.0, 0.5 * err**2, a - 0.5).mean())
-    return float((err**2).mean())
+        return np.where(a <= 1.0, 0.5 * err**2, a - 0.5)
+    return err**2
+
+
+def _loss(kind: str, pred: np.ndarray, true: np.ndarray) -> float:
+    return float(loss_terms(kind, pred - true).mean())
 
 
 def training_callbacks(*, chunks: int, config: Config, val_rows: list[np.ndarray] | None,

@@ -23,7 +23,10 @@ What streaming needs of the file:
 * each series' rows in time order (a file larger than memory cannot be sorted here);
   rows of different series may be interleaved, since every series keeps its own state;
 * `data.missing: error` or `drop`; interpolate and ffill raise at the first gap found;
-* `training.mode: stateless` with a fixed `window.look_back`.
+* a fixed `window.look_back` (or `training.chunk_length`): not variable-length sequences.
+
+Stateful training (`training.mode: stateful`) needs its batch rows in strict time order,
+side by side: `lockstep` reads them and `stateful_stream` lays out the batches.
 
 Per chunk of the 2-series file below, with look_back 2, horizon 1 and chunk_rows 3, the
 last two scaled rows of each series are carried over so that windows cross chunks:
@@ -37,6 +40,7 @@ last two scaled rows of each series are carried over so that windows cross chunk
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Iterator
@@ -63,7 +67,7 @@ from lstmcli.data import (
     key_columns,
     read_header,
 )
-from lstmcli.errors import ConfigError, DataError
+from lstmcli.errors import ConfigError, DataError, LstmcliError
 from lstmcli.scaling import Scaler
 from lstmcli.train import TrainData
 from lstmcli.windows import n_windows
@@ -78,6 +82,9 @@ class StreamSeries:
     id: str
     n_rows: int  # rows after data.missing: drop
     last_ds: pd.Timestamp | int | None  # None: no row left after dropping
+    first_row: int = 0  # data rows of the file (0-based) holding its first and last row
+    last_row: int = 0
+    n_all: int = 0  # rows in the file, dropped ones included
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,39 @@ class StreamFrame:
     @property
     def is_long(self) -> bool:
         return self.series_col is not None
+
+
+# ------------------------------------------------------------------- generator errors
+
+_RAISED: list[LstmcliError] = []  # raised inside a tf.data generator, not yet reported
+
+
+def guarded(make):
+    """`make` (a generator function for `tf.data.Dataset.from_generator`) that records the
+    LstmcliError it raises: TensorFlow replaces it with its own error and a traceback."""
+
+    def generator():
+        try:
+            yield from make()
+        except LstmcliError as exc:
+            _RAISED.append(exc)
+            raise
+
+    return generator
+
+
+@contextlib.contextmanager
+def generator_errors():
+    """Re-raise, as itself, the LstmcliError a guarded generator raised inside the block."""
+    _RAISED.clear()
+    try:
+        yield
+    except Exception:
+        if _RAISED:
+            raise _RAISED[-1] from None
+        raise
+    finally:
+        _RAISED.clear()
 
 
 # ------------------------------------------------------------------------------ reading
@@ -200,6 +240,8 @@ class _Track:
     n_all: int = 0  # rows in the file
     last_t: int | None = None  # time of the last row in the file (int64; ns for dates)
     last_ds: int | None = None  # time of the last kept row
+    first_row: int = -1  # the file's data rows holding its first and last row
+    last_row: int = -1
     nan_cells: int = 0
     head: list = field(default_factory=list)  # first FREQ_HEAD times, for the frequency
     head_len: int = 0
@@ -352,6 +394,9 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
                 tr.last_ds = int(tg[kept[-1]])
             tr.n_all += len(idx)
             tr.last_t = int(tg[-1])
+            if tr.first_row < 0:
+                tr.first_row = int(rows[idx[0]])
+            tr.last_row = int(rows[idx[-1]])
         if problems:
             raise DataError(min(problems)[1])
     if not tracks:
@@ -371,7 +416,8 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
                        path=path, notes=notes)
     last_kind = kind or "i"
     series = [StreamSeries(id=tr.id, n_rows=tr.n_rows,
-                           last_ds=None if tr.last_ds is None else _stamp(tr.last_ds, last_kind))
+                           last_ds=None if tr.last_ds is None else _stamp(tr.last_ds, last_kind),
+                           first_row=tr.first_row, last_row=tr.last_row, n_all=tr.n_all)
               for tr in tracks]
     return StreamFrame(path=str(path), features=features, targets=targets, columns=columns,
                        feature_idx=[columns.index(c) for c in features],
@@ -427,11 +473,6 @@ def _usable(sf: StreamFrame, config: Config, min_rows: int
 
 
 def _check_supported(config: Config) -> None:
-    if config.training.mode == "stateful":
-        raise ConfigError("training.mode: stateful is not supported when streaming: each batch "
-                          "row carries one series' state from chunk to chunk, so all series "
-                          "would have to be read in lockstep, which a file read in order cannot "
-                          "do. Use training.mode: stateless, or train without streaming")
     if config.variable_length:
         raise ConfigError("window.look_back: null (variable-length sequences) is not supported "
                           "when streaming: each whole series is one sample and would have to "
@@ -480,11 +521,14 @@ class _Moments:
 def fit_scaler(sf: StreamFrame, config: Config, *, chunk_rows: int | None = None
                ) -> tuple[Scaler, list[tuple[StreamSeries, int]], list[str]]:
     """A pass over the training rows (the first n_train rows of each usable series, as
-    `layouts.split_windows` chooses them): the Scaler `Scaler.fit` gives on those rows (equal
-    to rounding), the usable (series, n_train) pairs, and notes on the skipped series."""
+    `layouts.split_windows` or `layouts.stateful_layout` choose them): the Scaler
+    `Scaler.fit` gives on those rows (equal to rounding), the usable (series, n_train)
+    pairs, and notes on the skipped series."""
     _check_supported(config)
     w = config.window
-    used, notes = _usable(sf, config, w.look_back + w.horizon)
+    min_rows = (config.chunk_length + 1 if config.training.mode == "stateful"
+                else w.look_back + w.horizon)
+    used, notes = _usable(sf, config, min_rows)
     kind = config.data.scaling
     if kind == "none":
         return Scaler.fit(kind, sf.columns, np.empty((0, len(sf.columns)))), used, notes
@@ -630,6 +674,8 @@ def window_dataset(sf: StreamFrame, scaler: Scaler, config: Config, *,
     seeded by training.seed; validation windows come in file order.
     """
     _check_supported(config)
+    if config.training.mode == "stateful":
+        raise ValueError("stateful batches come from stateful_stream.stateful_stream_layout")
     if part not in ("train", "val"):
         raise ValueError(f"part must be 'train' or 'val'. Received: part={part!r}")
     from lstmcli.backend import import_keras
@@ -651,7 +697,7 @@ def window_dataset(sf: StreamFrame, scaler: Scaler, config: Config, *,
         return _windows(sf, scaler, config, part=part, used=used, chunk_rows=chunk_rows,
                         block=block)
 
-    ds = tf.data.Dataset.from_generator(windows, output_signature=signature).unbatch()
+    ds = tf.data.Dataset.from_generator(guarded(windows), output_signature=signature).unbatch()
     if part == "train" and t.shuffle and n > 1:
         ds = ds.shuffle(max(1, min(shuffle_buffer, n)), seed=t.seed,
                         reshuffle_each_iteration=True)
@@ -668,6 +714,11 @@ def stream_layout(path: str | Path, config: Config, *, chunk_rows: int = CHUNK_R
     _check_supported(config)
     sf = scan(path, config.data, chunk_rows=chunk_rows)
     scaler, used, notes = fit_scaler(sf, config)
+    if config.training.mode == "stateful":
+        from lstmcli.stateful_stream import stateful_stream_layout
+
+        data, more = stateful_stream_layout(sf, config, used, scaler)
+        return sf, scaler, data, notes + more
     w, t = config.window, config.training
     common = dict(used=used, shuffle_buffer=shuffle_buffer)
     train = window_dataset(sf, scaler, config, part="train", **common)

@@ -1,0 +1,261 @@
+"""Stateful models on a CSV larger than memory: training batches, validation, warm-up and
+rollout, all read in strict time order with `lockstep`.
+
+The batches are those of `layouts.stateful_layout` (`windows.chunk_layout`), in the same
+order: row group g, chunk k, one row per series (or segment of one long series), each row
+right-aligned to the longest row with masked padding in front, padding rows in a short last
+group. Row j of batch k continues row j of batch k - 1 and the state is reset every
+`chunks` batches, so training on the stream equals training in memory. Only one group's
+current chunk is ever held (plus each row's read buffer).
+
+Validation and rollout run an inference twin with one batch row per series of a group:
+the history goes through it in blocks of `stateful.STEP_BLOCK` steps, never whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from lstmcli.config import Config
+from lstmcli.errors import DataError
+from lstmcli.lockstep import Plan, Span, group_steps, groups_of, plan, row_spans
+from lstmcli.scaling import Scaler
+from lstmcli.stateful import STEP_BLOCK, check_rows, inference_twin, loss_terms
+from lstmcli.train import TrainData
+from lstmcli.windows import PAD
+
+
+def chunk_batches(sf, scaler: Scaler, groups: list[list[Span]], *, chunks: int,
+                  chunk_length: int, batch_size: int, how: Plan, last_only: bool
+                  ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(x, y, weight) for every batch of an epoch, in `windows.chunk_layout`'s order:
+    x (B, C, features), y (B, C, targets) next-step targets (the last step only with
+    `last_only`), weight 0 where the input or target is padding."""
+    C, length = chunk_length, chunks * chunk_length + 1
+    f_idx, t_idx = sf.feature_idx, sf.target_idx
+    for group in groups:
+        steps = np.empty((batch_size, 0, len(sf.columns)), dtype="float32")
+        for block in group_steps(sf, scaler, group, length=length, block=C, n_rows=batch_size,
+                                 how=how):
+            steps = np.concatenate([steps, block], axis=1)
+            while steps.shape[1] >= C + 1:  # a chunk: C inputs and the C steps after them
+                real = steps[:, :C + 1, 0] != PAD
+                x, y = steps[:, :C][..., f_idx], steps[:, 1:C + 1][..., t_idx].copy()
+                weight = (real[:, :C] & real[:, 1:]).astype("float32")
+                y[weight == 0] = 0.0  # never let a PAD target reach the loss, even times zero
+                if last_only:
+                    y, weight = y[:, -1:], weight[:, -1:]
+                yield x, y, weight
+                steps = steps[:, C:]  # the last step is the next chunk's first input
+
+
+def stateful_stream_layout(sf, config: Config, used: list, scaler: Scaler
+                           ) -> tuple[TrainData, list[str]]:
+    """`layouts.stateful_layout` for a streamed file: the same batches, read in lockstep
+    every epoch. `used`: the (series, training rows) pairs `stream.fit_scaler` chose."""
+    from lstmcli.backend import import_keras
+    from lstmcli.stateful import training_callbacks
+    from lstmcli.stream import guarded
+
+    import_keras()
+    import tensorflow as tf  # noqa: TID253
+
+    B, C = config.training.batch_size, config.chunk_length
+    notes: list[str] = []
+    spans, trimmed = row_spans([(s.id, n) for s, n in used], B)
+    if len(used) == 1 and B > 1:
+        if len(spans[0]) < C + 1:
+            raise DataError(f"{sf.path}: {used[0][1]} training rows split into "
+                            f"training.batch_size {B} segments leaves {len(spans[0])} rows "
+                            f"per segment, less than chunk_length {C} + 1; lower "
+                            "training.batch_size or training.chunk_length")
+        notes.append(f"one series split into {B} contiguous segments of {len(spans[0])} "
+                     f"rows, one per batch row" + (f"; the oldest {trimmed} row(s) trimmed"
+                                                   if trimmed else ""))
+    longest = max(len(s) for s in spans)
+    chunks = max(1, -(-(longest - 1) // C))
+    groups = groups_of(spans, B)
+    padding_rows = len(groups) * B - len(spans)
+    if padding_rows:
+        notes.append(f"{len(spans)} rows in batches of {B}: {padding_rows} padding row(s) in "
+                     "the last batch, masked and excluded from the loss" +
+                     (f"; training.batch_size: {len(spans)} would avoid them"
+                      if len(spans) < B else ""))
+    how = plan(sf, spans)
+    last_only = config.model.topology == "many_to_one"
+    n_f, n_t, out = len(sf.features), len(sf.targets), 1 if last_only else C
+    signature = (tf.TensorSpec((B, C, n_f), tf.float32), tf.TensorSpec((B, out, n_t), tf.float32),
+                 tf.TensorSpec((B, out), tf.float32))
+
+    def batches():
+        return chunk_batches(sf, scaler, groups, chunks=chunks, chunk_length=C, batch_size=B,
+                             how=how, last_only=last_only)
+
+    n_batches = len(groups) * chunks
+    ds = tf.data.Dataset.from_generator(guarded(batches), output_signature=signature)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
+    callbacks = training_callbacks(chunks=chunks, config=config, val_rows=None, train_steps=[],
+                                   feature_idx=sf.feature_idx, target_idx=sf.target_idx)
+    validates = config.training.validation > 0
+    if validates:
+        callbacks.append(validation_callback(sf, scaler, config, used))
+    n = n_batches * B
+    data = TrainData(x=ds, y=None, batch_size=B, shuffle=False, callbacks=callbacks,
+                     validates_itself=validates, n_train=n, x_shape=[n, C, n_f],
+                     y_shape=[n, out, n_t], steps_per_execution=1)
+    notes.append(f"stateful layout: {len(spans)} row(s) x {chunks} chunks of {C} steps, "
+                 f"{len(groups)} row group(s) of {B}; state reset every {chunks} batches")
+    notes.append(f"streaming {sf.path} in strict order: {how.note}; every epoch reads the "
+                 "file again")
+    return data, notes
+
+
+# ---------------------------------------------------------------- whole histories
+
+
+def _whole(sf, ids: list[str] | None = None) -> list[Span]:
+    """Every series' (or those in `ids`) whole kept history, one span each."""
+    return [Span(s.id, 0, s.n_rows) for s in sf.series
+            if s.n_rows and (ids is None or s.id in ids)]
+
+
+def _history_blocks(sf, scaler: Scaler, twin, group: list[Span], *, length: int, how: Plan
+                    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Reset `twin`, then run the group's histories through it block by block:
+    (first step, inputs (rows, k, columns), outputs (rows, k, targets)) per block; output t
+    is the prediction for step t + 1."""
+    from lstmcli.topology import reset_states
+
+    n_rows = twin.inputs[0].shape[0]
+    reset_states(twin)
+    a = 0
+    for block in group_steps(sf, scaler, group, length=length, block=STEP_BLOCK, n_rows=n_rows,
+                             how=how):
+        x = block[..., sf.feature_idx]
+        check_rows(twin, x)
+        yield a, block, np.asarray(twin.predict_on_batch(x))
+        a += block.shape[1]
+
+
+def twin_for(config: Config, sf, weights, n_series: int):
+    """An inference twin with one batch row per series of a group (at most the training
+    batch size, at least 1)."""
+    rows = max(1, min(n_series, config.training.batch_size))
+    return inference_twin(config, n_rows=rows, n_features=len(sf.features),
+                          n_targets=len(sf.targets), weights=weights)
+
+
+def validation_callback(sf, scaler: Scaler, config: Config, used: list):
+    """val_loss as `stateful.training_callbacks` computes it (warm up on each series'
+    training rows, score its validation tail), read group by group from the stream."""
+    from lstmcli.backend import import_keras
+
+    keras = import_keras()
+    n_train = {s.id: n for s, n in used}
+    spans = _whole(sf, list(n_train))
+    length = max(len(s) for s in spans)
+    how = plan(sf, spans)
+    kind, t_idx = config.training.loss, sf.target_idx
+
+    class StreamedValidation(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.twin = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.twin is None:
+                self.twin = twin_for(config, sf, self.model.get_weights(), len(spans))
+            else:
+                self.twin.set_weights(self.model.get_weights())
+            total, count = 0.0, 0
+            for group in groups_of(spans, self.twin.inputs[0].shape[0]):
+                offs = np.array([length - len(s) for s in group])
+                first = offs + np.array([n_train[s.sid] for s in group])  # first tail step
+                prev = None  # (output, step) carried over a block boundary
+                for a, block, out in _history_blocks(sf, scaler, self.twin, group,
+                                                     length=length, how=how):
+                    k = block.shape[1]
+                    preds = out[:len(group)] if prev is None else np.concatenate(
+                        [prev, out[:len(group)]], axis=1)
+                    lo = a if prev is None else a - 1  # step predicted by preds[:, 0] is lo + 1
+                    steps = lo + 1 + np.arange(preds.shape[1] - 1)  # steps with truth here
+                    truth = block[:len(group), steps - a][..., t_idx]
+                    use = steps[None, :] >= first[:, None]
+                    if use.any():
+                        terms = loss_terms(kind, preds[:, :-1][use] - truth[use])
+                        total, count = total + float(terms.sum()), count + terms.size
+                    prev = out[:len(group), k - 1:k]
+            if logs is not None:
+                logs["val_loss"] = total / max(count, 1)
+
+    return StreamedValidation()
+
+
+def _histories(sf, bundle) -> tuple[list[Span], int, Plan, object]:
+    """Every series' whole history as a span, their longest length, how they are read, and
+    an inference twin of the run's model."""
+    spans = _whole(sf)
+    if not spans:
+        raise DataError(f"{sf.path}: no series has a row left to warm the state up on")
+    twin = twin_for(bundle.config, sf, bundle.model.get_weights(), len(spans))
+    return spans, max(len(s) for s in spans), plan(sf, spans), twin
+
+
+def rollout(sf, bundle, *, horizon: int, feedback: list[int], exo: np.ndarray | None = None
+            ) -> np.ndarray:
+    """`stateful.warm_up_rollout` for a streamed file: each group's whole histories run
+    through the twin block by block, then its predictions are fed back `horizon` steps,
+    without a reset. exo: (series, horizon, features) known future inputs, as there.
+    Returns (series with rows, horizon, targets), scaled, in file order."""
+    from lstmcli.forecast import stateful_rollout
+    from lstmcli.topology import reset_states
+
+    spans, length, how, twin = _histories(sf, bundle)
+    n_rows = twin.inputs[0].shape[0]
+    preds = []
+    for g, group in enumerate(groups_of(spans, n_rows)):
+        reset_states(twin)
+        blocks = group_steps(sf, bundle.scaler, group, length=length, block=STEP_BLOCK,
+                             n_rows=n_rows, how=how)
+        last = next(blocks)
+        for block in blocks:  # all but the last block only move the state on
+            x = last[..., sf.feature_idx]
+            check_rows(twin, x)
+            twin.predict_on_batch(x)
+            last = block
+        x = last[..., sf.feature_idx]
+        check_rows(twin, x)
+        ahead = None
+        if exo is not None:  # padded like the group's rows
+            ahead = np.zeros((n_rows, *exo.shape[1:]), dtype="float32")
+            ahead[:len(group)] = exo[g * n_rows:g * n_rows + len(group)]
+        preds.append(stateful_rollout(twin, x, horizon=horizon, feedback=feedback,
+                                      exo=ahead)[:len(group)])
+    return np.concatenate(preds)
+
+
+def predictions(sf, bundle) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """`stateful.run_history` for a streamed file, as `predict` reports it: every row after
+    each series' first, predicted from the state after the rows before it, next to its
+    actual value. Yields (series id, row places in the series, predictions (k, targets),
+    actual (k, targets)), scaled, block by block; a group's series come interleaved."""
+    spans, length, how, twin = _histories(sf, bundle)
+    t_idx = sf.target_idx
+    for group in groups_of(spans, twin.inputs[0].shape[0]):
+        offs = [length - len(s) for s in group]
+        prev = None  # each row's last output of the previous block: predicts this block's first
+        for a, block, out in _history_blocks(sf, bundle.scaler, twin, group, length=length,
+                                             how=how):
+            k = block.shape[1]
+            preds = out if prev is None else np.concatenate([prev, out], axis=1)
+            lo = a if prev is None else a - 1
+            steps = lo + 1 + np.arange(preds.shape[1] - 1)  # steps predicted, with truth here
+            for i, s in enumerate(group):
+                places = steps - offs[i]
+                keep = places >= 1  # a series' first row has nothing before it
+                if keep.any():
+                    yield (s.sid, places[keep], preds[i, :-1][keep],
+                           block[i, steps[keep] - a][:, t_idx])
+            prev = out[:, k - 1:k]
