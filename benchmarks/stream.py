@@ -2,6 +2,7 @@
 
     python benchmarks/stream.py [--gb 0.5] [--dir DIR] [--series 64] [--repeats 1]
     python benchmarks/stream.py --gb 2        # the "several GB" figure: 2 GB and 4 GB files
+    python benchmarks/stream.py --stateful-only --interleaved   # stateful, both file layouts
 
 Writes two long-format CSVs (unique_id, ds, y, x; --series series of minute rows, each
 series' rows together) of --gb and 2 x --gb in a temporary folder (or under --dir), deleted
@@ -20,6 +21,10 @@ is that process's own:
              on both files, as a user runs them
   blocks     windows/s of the streamed training dataset alone (stride 1, the first
              --block-windows windows) when the generator yields 1 or 1024 windows at a time
+  stateful   `lstmcli train` (one epoch) and `lstmcli rollout -H 24` of a stateful
+             many_to_many LSTM(8), one batch row per series, chunks of 240 steps, on both
+             files (each batch row read by its own reader), and with --interleaved also on
+             files of the same rows sorted by time (read in one pass per row group)
 
 The goal: the streaming peak is the same at both sizes and far below the file size.
 """
@@ -70,6 +75,26 @@ def make_csv(path: Path, *, gb: float, series: int) -> int:
             fh.write(blocks[i % len(blocks)].replace(PLACEHOLDER.encode(),
                                                      f"s{i:03d},".encode()))
     return rows * series
+
+
+def make_interleaved_csv(path: Path, *, rows: int, series: int, piece: int = 4096) -> None:
+    """The rows of `make_csv`'s series, sorted by time (all series' minute t, then t + 1):
+    the layout that makes stateful streaming read one pass per row group."""
+    import pandas as pd
+
+    with path.open("wb") as fh:
+        fh.write(b"unique_id,ds,y,x\n")
+        ids = np.array([f"s{i:03d}" for i in range(series)])
+        for a in range(0, rows, piece):
+            t = np.arange(a, min(a + piece, rows))
+            stamps = np.datetime_as_string(np.datetime64("2000-01-01T00:00") +
+                                           t.astype("timedelta64[m]"), unit="m")
+            v = (np.arange(series) % 4)[None, :]
+            y = 10 * v + np.sin(2 * np.pi * t[:, None] / 1440 + v)
+            x = np.cos(2 * np.pi * t[:, None] / 60) + 0 * v
+            pd.DataFrame({"unique_id": np.tile(ids, len(t)), "ds": np.repeat(stamps, series),
+                          "y": y.ravel(), "x": x.ravel()}).to_csv(
+                fh, header=False, index=False, float_format="%.4f")
 
 
 def _config(stride: int):
@@ -151,22 +176,32 @@ def child_blocks(path: str, windows: int) -> dict:
     return out
 
 
-def cli_runs(tmp: Path, files: list) -> list:
-    """`lstmcli train --epochs 1` and `lstmcli rollout -H 24` on each file, streaming."""
+STATEFUL = {"data": {"stream": True, "scaling": "standard"}, "window": {"look_back": 240},
+            "model": {"topology": "many_to_many", "layers": [{"units": 8}]},
+            "training": {"mode": "stateful", "chunk_length": 240, "epochs": 1,
+                         "validation": 0.1, "seed": 0}}
+
+
+def cli_runs(tmp: Path, files: list, *, stateful: int = 0) -> list:
+    """`lstmcli train --epochs 1` and `lstmcli rollout -H 24` on each file, streaming;
+    stateful: a stateful many_to_many model with that many batch rows (one per series)."""
     from _common import LSTMCLI
 
     cfg = tmp / "stream.yaml"
-    cfg.write_text(json.dumps({
-        "data": {"stream": True}, "window": {"look_back": LOOK_BACK, "stride": STRIDE},
-        "model": {"layers": [{"units": 8}]},
-        "training": {"epochs": 1, "batch_size": BATCH, "validation": 0.1, "seed": 0}}))
+    doc = {"data": {"stream": True}, "window": {"look_back": LOOK_BACK, "stride": STRIDE},
+           "model": {"layers": [{"units": 8}]},
+           "training": {"epochs": 1, "batch_size": BATCH, "validation": 0.1, "seed": 0}}
+    if stateful:
+        doc = {**STATEFUL, "training": {**STATEFUL["training"], "batch_size": stateful}}
+    cfg.write_text(json.dumps(doc))
     rows = []
     for path, mb in files:
         run = tmp / f"run_{path.stem}"
         for step, cmd in (
                 ("lstmcli train (scan, scaler, 1 epoch)",
-                 [LSTMCLI, "train", str(path), "-c", str(cfg), "-o", str(run), "--quiet"]),
-                ("lstmcli rollout -H 24 (scan, tails)",
+                 [LSTMCLI, "train", str(path), "-c", str(cfg), "-o", str(run), "--quiet",
+                  "--force"]),
+                ("lstmcli rollout -H 24 (scan, " + ("histories)" if stateful else "tails)"),
                  [LSTMCLI, "rollout", str(path), "-m", str(run), "-H", "24", "-o",
                   str(tmp / f"forecast_{path.stem}.csv"), "--quiet"])):
             wall, kb, proc = timed_run(cmd)
@@ -174,6 +209,13 @@ def cli_runs(tmp: Path, files: list) -> list:
                 sys.exit(f"{step} failed:\n{proc.stderr[-3000:]}")
             rows.append((mb, step, wall, kb / 1024))
     return rows
+
+
+def _print_cli(title: str, rows: list) -> None:
+    print(title)
+    for mb, step, wall, peak in rows:
+        print(f"  {mb:8,.0f} MB  {step:40s} {wall:7.1f} s  {peak:7,.0f} MiB  "
+              f"({mb / wall:.0f} MB/s of CSV)")
 
 
 def _child(args: list[str]) -> list:
@@ -184,6 +226,56 @@ def _child(args: list[str]) -> list:
     return [wall, kb / 1024, json.loads(proc.stdout.strip().splitlines()[-1])]
 
 
+def stateless_report(args, tmp: Path, files: list) -> None:
+    """The stateless steps and commands at both sizes (see the module's doc)."""
+    print(f"stream: LSTM(8), look_back {LOOK_BACK}, stride {STRIDE}, batch {BATCH}, "
+          "validation 0.1, chunks of 250,000 rows, shuffle buffer 10,000 windows; "
+          f"medians of {args.repeats}")
+    table = []
+    runs = [_child(["baseline", "-"]) for _ in range(args.repeats)]
+    table.append(("baseline: import keras + lstmcli.stream", None, runs))
+    base = median([r[1] for r in runs])
+    runs = [_child(["baseline_data", "-"]) for _ in range(args.repeats)]
+    table.append(("baseline: import lstmcli.data (pandas)", None, runs))
+    data_base = median([r[1] for r in runs])
+    details = []
+    for path, mb in files:
+        runs = [_child(["stream", str(path)]) for _ in range(args.repeats)]
+        table.append(("stream: scan + fit_scaler + 2 epochs", mb, runs))
+        details.append((mb, runs))
+    if not args.no_in_memory:
+        path, mb = files[0]
+        runs = [_child(["in_memory", str(path)]) for _ in range(args.repeats)]
+        table.append(("in-memory: read_series", mb, runs))
+
+    print(f"{'process':42s} {'file MB':>8s} {'wall s':>8s} {'peak RSS MiB':>13s} "
+          f"{'over its floor':>14s}")
+    for name, mb, runs in table:
+        peak = median([r[1] for r in runs])
+        floor = {"stream": base, "in-memory": data_base}.get(name.split(":")[0], peak)
+        size = f"{mb:8,.0f}" if mb else f"{'-':>8s}"
+        print(f"{name:42s} {size} {median([r[0] for r in runs]):8.1f} {peak:13,.0f} "
+              f"{peak - floor:14,.0f}")
+    for mb, runs in details:
+        j = {k: median([r[2][k] for r in runs]) for k in runs[0][2]}
+        windows = j["n_train"] + j["n_val"]
+        print(f"  {mb:,.0f} MB: scan {j['scan_s']:.1f} s ({mb / j['scan_s']:.0f} MB/s), "
+              f"fit_scaler {j['fit_s']:.1f} s ({mb / j['fit_s']:.0f} MB/s), epoch 1 "
+              f"{j['epoch1_s']:.1f} s, epoch 2 "
+              f"{j['epoch_s']:.1f} s for {j['n_train']:,} + {j['n_val']:,} windows "
+              f"({windows / j['epoch_s']:,.0f} windows/s; 2 passes, "
+              f"{2 * mb / j['epoch_s']:.0f} MB/s of CSV); loss {j['loss']:.4f}; peak MiB "
+              f"after import {j['peak_after_import']:.0f}, scan {j['peak_after_scan']:.0f}, "
+              f"fit {j['peak_after_fit']:.0f}, epochs {j['peak_after_epoch']:.0f}")
+    (small, s_runs), (big, b_runs) = details
+    s_peak, b_peak = (median([r[1] for r in runs]) for runs in (s_runs, b_runs))
+    print(f"peak RSS at {big / small:.1f}x the file: {b_peak / s_peak:.2f}x "
+          f"({s_peak:,.0f} -> {b_peak:,.0f} MiB; over baseline {s_peak - base:,.0f} -> "
+          f"{b_peak - base:,.0f} MiB; the files are {small:,.0f} and {big:,.0f} MB)")
+    _print_cli("the commands, as a user runs them (data.stream: true; peak RSS of the "
+               "process):", cli_runs(tmp, files))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--gb", type=float, default=0.5, help="size of the smaller file")
@@ -192,6 +284,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--no-in-memory", action="store_true", help="skip read_series")
     ap.add_argument("--block-windows", type=int, default=20_000)
+    ap.add_argument("--no-stateful", action="store_true", help="skip the stateful commands")
+    ap.add_argument("--stateful-only", action="store_true",
+                    help="only the stateful commands (no stateless steps or commands)")
+    ap.add_argument("--interleaved", action="store_true",
+                    help="also time the stateful commands on files sorted by time")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -219,7 +316,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     tmp = Path(tempfile.mkdtemp(prefix="lstmcli-stream-", dir=args.dir))
     try:
-        files = []
+        files, interleaved = [], []
         for gb in (args.gb, 2 * args.gb):
             path = tmp / f"long_{gb:g}gb.csv"
             t0 = time.perf_counter()
@@ -228,56 +325,24 @@ def main() -> None:
             print(f"csv: {path.name}: {rows:,} rows, {args.series} series, {mb:,.0f} MB "
                   f"(written in {time.perf_counter() - t0:.1f} s)")
             files.append((path, mb))
-        print(f"stream: LSTM(8), look_back {LOOK_BACK}, stride {STRIDE}, batch {BATCH}, "
-              "validation 0.1, chunks of 250,000 rows, shuffle buffer 10,000 windows; "
-              f"medians of {args.repeats}")
-        table = []
-        runs = [_child(["baseline", "-"]) for _ in range(args.repeats)]
-        table.append(("baseline: import keras + lstmcli.stream", None, runs))
-        base = median([r[1] for r in runs])
-        runs = [_child(["baseline_data", "-"]) for _ in range(args.repeats)]
-        table.append(("baseline: import lstmcli.data (pandas)", None, runs))
-        data_base = median([r[1] for r in runs])
-        details = []
-        for path, mb in files:
-            runs = [_child(["stream", str(path)]) for _ in range(args.repeats)]
-            table.append(("stream: scan + fit_scaler + 2 epochs", mb, runs))
-            details.append((mb, runs))
-        if not args.no_in_memory:
-            path, mb = files[0]
-            runs = [_child(["in_memory", str(path)]) for _ in range(args.repeats)]
-            table.append(("in-memory: read_series", mb, runs))
-
-        print(f"{'process':42s} {'file MB':>8s} {'wall s':>8s} {'peak RSS MiB':>13s} "
-              f"{'over its floor':>14s}")
-        for name, mb, runs in table:
-            peak = median([r[1] for r in runs])
-            floor = {"stream": base, "in-memory": data_base}.get(name.split(":")[0], peak)
-            size = f"{mb:8,.0f}" if mb else f"{'-':>8s}"
-            print(f"{name:42s} {size} {median([r[0] for r in runs]):8.1f} {peak:13,.0f} "
-                  f"{peak - floor:14,.0f}")
-        for mb, runs in details:
-            j = {k: median([r[2][k] for r in runs]) for k in runs[0][2]}
-            windows = j["n_train"] + j["n_val"]
-            print(f"  {mb:,.0f} MB: scan {j['scan_s']:.1f} s ({mb / j['scan_s']:.0f} MB/s), "
-                  f"fit_scaler {j['fit_s']:.1f} s ({mb / j['fit_s']:.0f} MB/s), epoch 1 "
-                  f"{j['epoch1_s']:.1f} s, epoch 2 "
-                  f"{j['epoch_s']:.1f} s for {j['n_train']:,} + {j['n_val']:,} windows "
-                  f"({windows / j['epoch_s']:,.0f} windows/s; 2 passes, "
-                  f"{2 * mb / j['epoch_s']:.0f} MB/s of CSV); loss {j['loss']:.4f}; peak MiB "
-                  f"after import {j['peak_after_import']:.0f}, scan {j['peak_after_scan']:.0f}, "
-                  f"fit {j['peak_after_fit']:.0f}, epochs {j['peak_after_epoch']:.0f}")
-        (small, s_runs), (big, b_runs) = details
-        s_peak, b_peak = (median([r[1] for r in runs]) for runs in (s_runs, b_runs))
-        print(f"peak RSS at {big / small:.1f}x the file: {b_peak / s_peak:.2f}x "
-              f"({s_peak:,.0f} -> {b_peak:,.0f} MiB; over baseline {s_peak - base:,.0f} -> "
-              f"{b_peak - base:,.0f} MiB; the files are {small:,.0f} and {big:,.0f} MB)")
-        cli_rows = cli_runs(tmp, files)
-        print("the commands, as a user runs them (data.stream: true; peak RSS of the process):")
-        for mb, step, wall, peak in cli_rows:
-            print(f"  {mb:8,.0f} MB  {step:40s} {wall:7.1f} s  {peak:7,.0f} MiB  "
-                  f"({mb / wall:.0f} MB/s of CSV)")
-        if args.block_windows:
+            if args.interleaved and not args.no_stateful:
+                path = tmp / f"by_time_{gb:g}gb.csv"
+                t0 = time.perf_counter()
+                make_interleaved_csv(path, rows=rows // args.series, series=args.series)
+                mb = path.stat().st_size / 1e6
+                print(f"csv: {path.name}: the same number of rows sorted by time, {mb:,.0f} MB "
+                      f"(written in {time.perf_counter() - t0:.1f} s)")
+                interleaved.append((path, mb))
+        if not args.stateful_only:
+            stateless_report(args, tmp, files)
+        if not args.no_stateful:
+            _print_cli(f"stateful (LSTM(8) many_to_many, {args.series} batch rows, chunks of "
+                       "240 steps), files sorted by series:",
+                       cli_runs(tmp, files, stateful=args.series))
+            if interleaved:
+                _print_cli("stateful, files sorted by time:",
+                           cli_runs(tmp, interleaved, stateful=args.series))
+        if args.block_windows and not args.stateful_only:
             rates = [_child(["blocks", str(files[0][0]), str(args.block_windows)])[2]
                      for _ in range(args.repeats)]
             speeds = ", ".join(f"{k} window(s) per yield: {median([r[k] for r in rates]):,.0f}"
