@@ -115,28 +115,33 @@ def stateful_stream_layout(sf, config: Config, used: list, scaler: Scaler
 # ---------------------------------------------------------------- whole histories
 
 
-def _whole(sf, ids: list[str] | None = None) -> list[Span]:
+def _whole(sf, ids: set[str] | None = None) -> list[Span]:
     """Every series' (or those in `ids`) whole kept history, one span each."""
     return [Span(s.id, 0, s.n_rows) for s in sf.series
             if s.n_rows and (ids is None or s.id in ids)]
 
 
-def _history_blocks(sf, scaler: Scaler, twin, group: list[Span], *, length: int, how: Plan
-                    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Reset `twin`, then run the group's histories through it block by block:
-    (first step, inputs (rows, k, columns), outputs (rows, k, targets)) per block; output t
-    is the prediction for step t + 1."""
+def _history_pairs(sf, scaler: Scaler, twin, group: list[Span], *, length: int, how: Plan
+                   ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Reset `twin`, then run the group's histories through it block by block. Per block:
+    (steps, predictions, values): the padded steps whose prediction (the output after the
+    step before) and value are both at hand, (k,); those predictions (rows, k, targets);
+    and those steps' values (rows, k, columns). Output t predicts step t + 1, so each
+    block's last output is paired with the next block's first step."""
     from lstmcli.topology import reset_states
 
-    n_rows = twin.inputs[0].shape[0]
     reset_states(twin)
-    a = 0
-    for block in group_steps(sf, scaler, group, length=length, block=STEP_BLOCK, n_rows=n_rows,
-                             how=how):
+    prev, a = None, 0  # the previous block's last output: it predicts this block's first step
+    for block in group_steps(sf, scaler, group, length=length, block=STEP_BLOCK,
+                             n_rows=twin.inputs[0].shape[0], how=how):
         x = block[..., sf.feature_idx]
         check_rows(twin, x)
-        yield a, block, np.asarray(twin.predict_on_batch(x))
-        a += block.shape[1]
+        out = np.asarray(twin.predict_on_batch(x))
+        k = block.shape[1]
+        preds = out[:, :-1] if prev is None else np.concatenate([prev, out[:, :-1]], axis=1)
+        steps = np.arange(a + (prev is None), a + k)
+        yield steps, preds, block[:, steps - a]
+        prev, a = out[:, -1:], a + k
 
 
 def twin_for(config: Config, sf, weights, n_series: int):
@@ -154,7 +159,7 @@ def validation_callback(sf, scaler: Scaler, config: Config, used: list):
 
     keras = import_keras()
     n_train = {s.id: n for s, n in used}
-    spans = _whole(sf, list(n_train))
+    spans = _whole(sf, set(n_train))
     length = max(len(s) for s in spans)
     how = plan(sf, spans)
     kind, t_idx = config.training.loss, sf.target_idx
@@ -173,20 +178,13 @@ def validation_callback(sf, scaler: Scaler, config: Config, used: list):
             for group in groups_of(spans, self.twin.inputs[0].shape[0]):
                 offs = np.array([length - len(s) for s in group])
                 first = offs + np.array([n_train[s.sid] for s in group])  # first tail step
-                prev = None  # (output, step) carried over a block boundary
-                for a, block, out in _history_blocks(sf, scaler, self.twin, group,
-                                                     length=length, how=how):
-                    k = block.shape[1]
-                    preds = out[:len(group)] if prev is None else np.concatenate(
-                        [prev, out[:len(group)]], axis=1)
-                    lo = a if prev is None else a - 1  # step predicted by preds[:, 0] is lo + 1
-                    steps = lo + 1 + np.arange(preds.shape[1] - 1)  # steps with truth here
-                    truth = block[:len(group), steps - a][..., t_idx]
-                    use = steps[None, :] >= first[:, None]
+                for steps, preds, rows in _history_pairs(sf, scaler, self.twin, group,
+                                                         length=length, how=how):
+                    use = steps[None, :] >= first[:, None]  # the validation tails
                     if use.any():
-                        terms = loss_terms(kind, preds[:, :-1][use] - truth[use])
+                        err = preds[:len(group)][use] - rows[:len(group)][..., t_idx][use]
+                        terms = loss_terms(kind, err)
                         total, count = total + float(terms.sum()), count + terms.size
-                    prev = out[:len(group), k - 1:k]
             if logs is not None:
                 logs["val_loss"] = total / max(count, 1)
 
@@ -245,17 +243,10 @@ def predictions(sf, bundle) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.nd
     t_idx = sf.target_idx
     for group in groups_of(spans, twin.inputs[0].shape[0]):
         offs = [length - len(s) for s in group]
-        prev = None  # each row's last output of the previous block: predicts this block's first
-        for a, block, out in _history_blocks(sf, bundle.scaler, twin, group, length=length,
-                                             how=how):
-            k = block.shape[1]
-            preds = out if prev is None else np.concatenate([prev, out], axis=1)
-            lo = a if prev is None else a - 1
-            steps = lo + 1 + np.arange(preds.shape[1] - 1)  # steps predicted, with truth here
+        for steps, preds, rows in _history_pairs(sf, bundle.scaler, twin, group,
+                                                 length=length, how=how):
             for i, s in enumerate(group):
                 places = steps - offs[i]
                 keep = places >= 1  # a series' first row has nothing before it
                 if keep.any():
-                    yield (s.sid, places[keep], preds[i, :-1][keep],
-                           block[i, steps[keep] - a][:, t_idx])
-            prev = out[:, k - 1:k]
+                    yield s.sid, places[keep], preds[i][keep], rows[i][keep][:, t_idx]

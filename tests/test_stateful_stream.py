@@ -102,11 +102,15 @@ def test_a_series_that_changed_after_the_scan_is_reported(tmp_path):
         list(data.x.as_numpy_iterator())
 
 
-def test_stateful_streaming_train_rollout_predict_match_in_memory(tmp_path, cli):
+def test_stateful_streaming_train_rollout_predict_match_in_memory(tmp_path, cli, monkeypatch):
     """Through the CLI, 5 series in 3 row groups of 2 (one padding row), validation on:
-    the same history and weights, rollout and predict (same rows, same order)."""
+    the same history and weights, rollout and predict (same rows, same order). The streamed
+    histories go through the twin in blocks of 7 steps (the in-memory path: all at once),
+    so every block boundary is crossed."""
+    from lstmcli import stateful_stream
     from lstmcli.bundle import load_bundle
 
+    monkeypatch.setattr(stateful_stream, "STEP_BLOCK", 7)
     data = panel_csv(tmp_path / "data.csv", (40, 33, 27, 19, 50), columns=("a",))
     for name, streaming in (("mem", False), ("stream", True)):
         cfg = write_yaml(tmp_path / f"{name}.yaml", stateful(stream_=streaming, epochs=3))
