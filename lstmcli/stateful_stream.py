@@ -109,6 +109,12 @@ def stateful_stream_layout(sf, config: Config, used: list, scaler: Scaler
                  f"{len(groups)} row group(s) of {B}; state reset every {chunks} batches")
     notes.append(f"streaming {sf.path} in strict order: {how.note}; every epoch reads the "
                  "file again")
+    if how.seek is None and len(groups) > 1:
+        again = " (and as often again to validate)" if config.training.validation > 0 else ""
+        notes.append(f"{len(groups)} row groups read in one pass each: every epoch reads the "
+                     f"file {len(groups)} times{again}; with each series' rows together "
+                     "(sorted by series, one row per line) every batch row gets its own reader "
+                     "and an epoch reads it about once")
     return data, notes
 
 
