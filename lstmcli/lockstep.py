@@ -10,15 +10,16 @@ layout `windows.chunk_layout` and `stateful.run_history` use.
 
 Where each row comes from:
 
-* **its own reader** (`_seek_rows`): when every line of the file is one row (no blank
-  lines, no quoted line breaks) and the span's series is contiguous in the file (a file
+* **its own reader** (`_seek_rows`): when every non-blank line of the file is one row (no
+  line breaks inside quoted fields) and the span's series is contiguous in the file (a file
   sorted by series, or a wide file of one series), each row is read by its own reader that
   starts at the span's first line. Memory: one read (256 KiB) per batch row, whatever
   the file's size.
 * **one shared pass** (`_pass_rows`): otherwise (series interleaved, e.g. a file sorted by
-  time) the group's rows are taken from one pass over the file and held until every row
-  of the group has reached the same step: memory is the furthest one series runs ahead
-  of another in the file (small for a file sorted by time).
+  time, or line breaks inside quoted fields) the group's rows are taken from one pass
+  over the file and held until every row of the group has reached the same step: memory
+  is the furthest one series runs ahead of another in the file (small for a file sorted
+  by time).
 
     spans = row_spans(sf, used, batch_size=4)     # series, or segments of one series
     for block in group_steps(sf, scaler, spans[:4], length=n, block=16, n_rows=4):
@@ -77,30 +78,50 @@ def row_spans(series_rows: list[tuple[str, int]], batch_size: int
 
 def line_starts(path: Path, rows: list[int], n_rows: int) -> dict[int, int] | None:
     """Byte offsets of data rows `rows` (0-based, after the header line), or None when the
-    file's lines are not its rows one to one (blank lines, line breaks inside quotes,
-    lone CR line ends): then only a pass in file order reads it right. `n_rows` is how many
-    data rows pandas read, which the line count must match."""
+    file's lines are not its rows one to one (line breaks inside quotes, lone CR line
+    ends): then only a pass in file order reads it right. Blank lines are skipped, as
+    pandas skips them. `n_rows` is how many data rows pandas read, which the count of
+    non-blank lines must match."""
     wanted = sorted(set(rows))
     out: dict[int, int] = {}
-    seen = 0  # newlines before this block
-    pos = 0
-    last = b""
     k = 0
+    seen = 0  # non-blank lines ended so far (the header is number 1)
+    pos = 0  # file offset of the block
+    start = 0  # file offset where the line now being read began
+    first = 0  # that line's first byte, if it began in an earlier block
     with open(path, "rb") as fh:
         while True:
             block = fh.read(SCAN_BYTES)
             if not block:
                 break
-            nl = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-            # data row r starts after newline number r + 1 (the header's is number 1)
-            while k < len(wanted) and wanted[k] + 1 <= seen + len(nl):
-                out[wanted[k]] = pos + int(nl[wanted[k] - seen]) + 1
+            data = np.frombuffer(block, dtype=np.uint8)
+            ends = np.flatnonzero(data == 10) + pos
+            starts = np.concatenate([[start], ends[:-1] + 1])
+            size = ends - starts
+            blank = size == 0
+            one = np.flatnonzero(size == 1)  # blank when that byte is "\r" (CRLF files)
+            if len(one):
+                at = starts[one]
+                byte = np.where(at >= pos, data[np.maximum(at - pos, 0)], first)
+                blank[one] = byte == 13
+            kept = starts[~blank]  # where the non-blank lines ending in this block begin
+            while k < len(wanted) and wanted[k] + 1 < seen + len(kept):
+                out[wanted[k]] = int(kept[wanted[k] + 1 - seen])
                 k += 1
-            seen += len(nl)
+            seen += len(kept)
+            if len(ends):
+                start = int(ends[-1]) + 1
+            if pos <= start < pos + len(block):
+                first = int(data[start - pos])
             pos += len(block)
-            last = block[-1:]
-    lines = seen + (last not in (b"\n", b""))
-    if lines != n_rows + 1 or k < len(wanted):
+        if pos > start:  # a last line without a line break
+            fh.seek(start)
+            if fh.read(4096).strip():
+                if k < len(wanted) and wanted[k] + 1 == seen:
+                    out[wanted[k]] = start
+                    k += 1
+                seen += 1
+    if seen != n_rows + 1 or k < len(wanted):
         return None
     return out
 

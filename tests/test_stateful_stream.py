@@ -19,8 +19,9 @@ CHUNK = 7  # rows per chunk of the scan and the scaler's pass
 
 
 def stateful(*, batch_size=2, chunk_length=5, topology="many_to_many", missing="error",
-             validation=0.2, stream_=False, epochs=1):
-    return {"data": {"scaling": "standard", "missing": missing, "stream": stream_},
+             validation=0.2, stream_=False, epochs=1, features=None):
+    return {"data": {"scaling": "standard", "missing": missing, "stream": stream_,
+                     **({"features": features} if features else {})},
             "window": {"look_back": chunk_length},
             "model": {"topology": topology, "layers": [{"type": "lstm", "units": 4}]},
             "training": {"mode": "stateful", "batch_size": batch_size,
@@ -35,10 +36,21 @@ def with_gaps(path, rows, column="a"):
     return path
 
 
-def with_blank_line(path, at=20):
+def with_blank_lines(path, at=(20, 41)):
     lines = path.read_text().splitlines()
-    lines.insert(at, "")
-    path.write_text("\n".join(lines) + "\n")
+    for k in sorted(at, reverse=True):
+        lines.insert(k, "")
+    path.write_text("\n".join(lines) + "\n\n")  # and one at the end
+    return path
+
+
+def with_quoted_line_break(path):
+    """A text column (not used) whose one cell holds a line break inside quotes: the
+    file's lines are no longer its rows."""
+    df = pd.read_csv(path)
+    df["note"] = ""
+    df.loc[30, "note"] = "two\nlines"
+    df.to_csv(path, index=False)
     return path
 
 
@@ -53,7 +65,9 @@ CASES = {  # name: (make the file, config keys, how the rows are read)
                                    {"batch_size": 3, "missing": "drop"}, "own reader"),
     "series-with-dropped-rows": (lambda p: with_gaps(panel_csv(p), [5, 50]),
                                  {"missing": "drop"}, "own reader"),
-    "blank-line": (lambda p: with_blank_line(panel_csv(p)), {}, "one pass"),
+    "blank-lines": (lambda p: with_blank_lines(panel_csv(p)), {}, "own reader"),
+    "quoted-line-break": (lambda p: with_quoted_line_break(panel_csv(p)),
+                          {"features": ["a", "b"]}, "one pass"),
     "many-to-one": (lambda p: panel_csv(p), {"topology": "many_to_one"}, "own reader"),
 }
 
@@ -83,7 +97,9 @@ def test_batches_equal_the_in_memory_layout(tmp_path, name):
             "as often again to validate)" in " ".join(notes)
 
 
-def test_line_starts(tmp_path):
+@pytest.mark.parametrize("block", [3, lockstep.SCAN_BYTES])  # lines across reads
+def test_line_starts(tmp_path, monkeypatch, block):
+    monkeypatch.setattr(lockstep, "SCAN_BYTES", block)
     path = tmp_path / "f.csv"
     path.write_bytes(b"a,b\n1,2\n30,40\n5,6")  # no final newline
     starts = lockstep.line_starts(path, [0, 1, 2], n_rows=3)
@@ -91,6 +107,9 @@ def test_line_starts(tmp_path):
     assert path.read_bytes()[starts[2]:] == b"5,6"
     path.write_bytes(b'a,b\n1,"x\ny"\n3,4\n')  # a quoted line break: lines are not rows
     assert lockstep.line_starts(path, [1], n_rows=2) is None
+    path.write_bytes(b"\r\na,b\r\n1,2\r\n\r\n30,40\r\n5,6\r\n\r\n")  # blank lines, CRLF
+    starts = lockstep.line_starts(path, [0, 1, 2], n_rows=3)
+    assert [path.read_bytes()[starts[r]:][:3] for r in range(3)] == [b"1,2", b"30,", b"5,6"]
 
 
 def test_a_series_that_changed_after_the_scan_is_reported(tmp_path):
