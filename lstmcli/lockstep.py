@@ -234,8 +234,8 @@ def plan(sf, spans: list[Span]) -> Plan:
     starts = line_starts(Path(sf.path), [r for r, _ in first.values()],
                          sum(s.n_all for s in sf.series))
     if starts is None:
-        return Plan(None, "the file's lines are not one row each (blank lines or quoted line "
-                          "breaks), so each row group is read in one pass")
+        return Plan(None, "the file's lines are not one row each (line breaks inside quoted "
+                          "fields), so each row group is read in one pass")
     return Plan({s: (starts[r], skip) for s, (r, skip) in first.items()},
                 "each batch row is read by its own reader, in step with the others")
 
