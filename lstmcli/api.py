@@ -394,8 +394,8 @@ def _load(run_dir: str | Path, data_path: str | Path, *, tail: bool = False):
         from lstmcli.stream import scan
 
         sf = scan(data_path, spec, fallback_freq=bundle.meta.get("freq"))
-        n = 1 if _runs_whole_history(bundle) else bundle.config.window.look_back
-        frame = _tail_frame(sf, n)
+        whole = _runs_whole_history(bundle)  # reads each history itself: needs the last row
+        frame = _tail_frame(sf, 1 if whole else bundle.config.window.look_back, note=not whole)
     else:
         frame = read_series(data_path, spec, fallback_freq=bundle.meta.get("freq"))
     if frame.columns != bundle.scaler.columns:
@@ -414,7 +414,7 @@ def _stamps_ending(last, freq, n: int) -> pd.Index:
     return pd.DatetimeIndex([last] * n)
 
 
-def _tail_frame(sf, n: int) -> Frame:
+def _tail_frame(sf, n: int, *, note: bool = True) -> Frame:
     """A Frame of each scanned series' last `n` rows, read in one streaming pass."""
     from lstmcli.stream import tails
 
@@ -422,11 +422,14 @@ def _tail_frame(sf, n: int) -> Frame:
     for s, rows in zip(sf.series, tails(sf, n), strict=True):
         if s.last_ds is None or not len(rows):
             continue
-        series.append(Series(id=s.id, ds=_stamps_ending(s.last_ds, sf.freq, len(rows)),
-                             values=rows))
+        places = np.arange(s.n_rows - len(rows), s.n_rows)
+        ds = _stamps_at(s, sf.freq, places) if sf.freq is not None else \
+            _stamps_ending(s.last_ds, None, len(rows))
+        series.append(Series(id=s.id, ds=ds, values=rows))
     return Frame(path=sf.path, series=series, features=sf.features, targets=sf.targets,
                  time_col=sf.time_col, series_col=sf.series_col, freq=sf.freq,
-                 notes=sf.notes + [f"streaming: read the last {n} row(s) of each series"])
+                 notes=sf.notes + ([f"streaming: read the last {n} row(s) of each series"]
+                                   if note else []))
 
 
 def _time_name(frame: Frame) -> str:
@@ -690,9 +693,9 @@ def predict_stream(data_path: str | Path, run_dir: str | Path, fh) -> dict:
     pd.DataFrame(columns=header).to_csv(fh, index=False)
 
     def table(sid: str, at: np.ndarray, pred: np.ndarray, actual: np.ndarray) -> pd.DataFrame:
-        """at: (k, steps) row places; pred, actual: (k, steps, targets) scaled."""
+        """at: (k, steps) row places; pred (k, steps, targets) scaled; actual the same, as
+        in the file."""
         pred = bundle.scaler.inverse(pred, sf.target_idx)
-        actual = bundle.scaler.inverse(actual, sf.target_idx)
         out = pd.DataFrame({_time_name(sf): _stamps_at(rows[sid], sf.freq, at.ravel())})
         if sf.series_col is not None:
             out.insert(0, sf.series_col, sid)
@@ -755,15 +758,28 @@ def predict_stream(data_path: str | Path, run_dir: str | Path, fh) -> dict:
 
 
 def _stamps_at(series, freq, places: np.ndarray) -> pd.Index:
-    """The time stamps of rows `places` of a scanned series (regular `freq`, ending at its
-    last_ds), without building the whole series' index."""
-    back = (series.n_rows - 1) - places  # steps before the last row
+    """The time stamps of rows `places` (after dropping missing rows) of a scanned series,
+    without building the whole series' index: its rows in the file, dropped ones included,
+    step by `freq` (the scan checked it), and its last kept row is at last_ds."""
+    places = np.asarray(places)
+    in_file = _file_places(series, places)
+    back = int(_file_places(series, np.array([series.n_rows - 1]))[0]) - in_file
     if isinstance(freq, int):
         return pd.Index(int(series.last_ds) - freq * back)
     lo, hi = int(back.min()), int(back.max())
     end = pd.Timestamp(series.last_ds) - lo * to_offset(freq)
     run = pd.date_range(end=end, periods=hi - lo + 1, freq=freq)  # places hi .. lo back
     return run[(hi - lo) - (back - lo)]
+
+
+def _file_places(series, places: np.ndarray) -> np.ndarray:
+    """Where rows `places` (counted after data.missing: drop) lie among the series' rows
+    in the file: each dropped row before a place moves it one on."""
+    dropped = series.dropped
+    if dropped is None or not len(dropped):
+        return places
+    kept_before = dropped - np.arange(len(dropped))  # rows kept before each dropped row
+    return places + np.searchsorted(kept_before, places, side="right")
 
 
 def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,

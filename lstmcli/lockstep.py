@@ -243,11 +243,12 @@ def plan(sf, spans: list[Span]) -> Plan:
 # --------------------------------------------------------------------------- lockstep
 
 
-def group_steps(sf, scaler: Scaler, spans: list[Span], *, length: int, block: int,
+def group_steps(sf, scaler: Scaler | None, spans: list[Span], *, length: int, block: int,
                 n_rows: int, how: Plan) -> Iterator[np.ndarray]:
     """Steps [0, length) of a group of batch rows, as consecutive (n_rows, <=block, columns)
-    float32 blocks, scaled: row i holds span i right-aligned (its last row at step
-    length - 1) with PAD in front; rows past len(spans) are all PAD."""
+    float32 blocks, scaled (scaler None: float64 as in the file): row i holds span i
+    right-aligned (its last row at step length - 1) with PAD in front; rows past
+    len(spans) are all PAD."""
     cols = len(sf.columns)
     offs = [length - len(s) for s in spans]
     if any(o < 0 for o in offs):
@@ -278,7 +279,7 @@ def group_steps(sf, scaler: Scaler, spans: list[Span], *, length: int, block: in
     try:
         for a in range(0, length, block):
             b = min(a + block, length)
-            out = np.full((n_rows, b - a, cols), PAD, dtype="float32")
+            out = np.full((n_rows, b - a, cols), PAD, dtype="float32" if scaler else "float64")
             for i, s in enumerate(spans):
                 lo, hi = max(a - offs[i], 0), min(b - offs[i], len(s))  # span rows
                 if hi <= lo:
@@ -286,7 +287,8 @@ def group_steps(sf, scaler: Scaler, spans: list[Span], *, length: int, block: in
                 while base[i] + len(bufs[i]) < hi:
                     pull(i)
                 rows = bufs[i][lo - base[i]:hi - base[i]]
-                out[i, lo + offs[i] - a:hi + offs[i] - a] = (rows - scaler.shift) / scaler.scale
+                out[i, lo + offs[i] - a:hi + offs[i] - a] = \
+                    rows if scaler is None else (rows - scaler.shift) / scaler.scale
                 bufs[i], base[i] = bufs[i][hi - base[i]:], hi
             yield out
     finally:

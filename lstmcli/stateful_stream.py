@@ -131,22 +131,27 @@ def _history_pairs(sf, scaler: Scaler, twin, group: list[Span], *, length: int, 
                    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Reset `twin`, then run the group's histories through it block by block. Per block:
     (steps, predictions, values): the padded steps whose prediction (the output after the
-    step before) and value are both at hand, (k,); those predictions (rows, k, targets);
-    and those steps' values (rows, k, columns). Output t predicts step t + 1, so each
-    block's last output is paired with the next block's first step."""
+    step before) and value are both at hand, (k,); those predictions (rows, k, targets),
+    scaled; and those steps' values as in the file (rows, k, columns; PAD before a row's
+    data). Output t predicts step t + 1, so each block's last output is paired with the
+    next block's first step."""
     from lstmcli.topology import reset_states
 
+    f_idx = sf.feature_idx
+    shift, scale = scaler.shift[f_idx], scaler.scale[f_idx]
     reset_states(twin)
     prev, a = None, 0  # the previous block's last output: it predicts this block's first step
-    for block in group_steps(sf, scaler, group, length=length, block=STEP_BLOCK,
-                             n_rows=twin.inputs[0].shape[0], how=how):
-        x = block[..., sf.feature_idx]
+    for raw in group_steps(sf, None, group, length=length, block=STEP_BLOCK,
+                           n_rows=twin.inputs[0].shape[0], how=how):
+        real = raw[..., 0] != PAD
+        x = np.full((*raw.shape[:2], len(f_idx)), PAD, dtype="float32")
+        x[real] = (raw[real][:, f_idx] - shift) / scale  # as group_steps scales
         check_rows(twin, x)
         out = np.asarray(twin.predict_on_batch(x))
-        k = block.shape[1]
+        k = raw.shape[1]
         preds = out[:, :-1] if prev is None else np.concatenate([prev, out[:, :-1]], axis=1)
         steps = np.arange(a + (prev is None), a + k)
-        yield steps, preds, block[:, steps - a]
+        yield steps, preds, raw[:, steps - a]
         prev, a = out[:, -1:], a + k
 
 
@@ -169,6 +174,7 @@ def validation_callback(sf, scaler: Scaler, config: Config, used: list):
     length = max(len(s) for s in spans)
     how = plan(sf, spans)
     kind, t_idx = config.training.loss, sf.target_idx
+    t_shift, t_scale = scaler.shift[t_idx], scaler.scale[t_idx]
 
     class StreamedValidation(keras.callbacks.Callback):
         def __init__(self):
@@ -188,7 +194,8 @@ def validation_callback(sf, scaler: Scaler, config: Config, used: list):
                                                          length=length, how=how):
                     use = steps[None, :] >= first[:, None]  # the validation tails
                     if use.any():
-                        err = preds[:len(group)][use] - rows[:len(group)][..., t_idx][use]
+                        truth = (rows[:len(group)][use][:, t_idx] - t_shift) / t_scale
+                        err = preds[:len(group)][use] - truth
                         terms = loss_terms(kind, err)
                         total, count = total + float(terms.sum()), count + terms.size
             if logs is not None:
@@ -243,8 +250,9 @@ def rollout(sf, bundle, *, horizon: int, feedback: list[int], exo: np.ndarray | 
 def predictions(sf, bundle) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """`stateful.run_history` for a streamed file, as `predict` reports it: every row after
     each series' first, predicted from the state after the rows before it, next to its
-    actual value. Yields (series id, row places in the series, predictions (k, targets),
-    actual (k, targets)), scaled, block by block; a group's series come interleaved."""
+    actual value. Yields (series id, row places in the series, predictions (k, targets)
+    scaled, actual (k, targets) as in the file), block by block; a group's series come
+    interleaved."""
     spans, length, how, twin = _histories(sf, bundle)
     t_idx = sf.target_idx
     for group in groups_of(spans, twin.inputs[0].shape[0]):

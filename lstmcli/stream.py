@@ -85,6 +85,8 @@ class StreamSeries:
     first_row: int = 0  # data rows of the file (0-based) holding its first and last row
     last_row: int = 0
     n_all: int = 0  # rows in the file, dropped ones included
+    dropped: np.ndarray | None = None  # places in the file's rows of the series of rows
+    # dropped by data.missing: drop (sorted); None: none
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,7 @@ class _Track:
     last_ds: int | None = None  # time of the last kept row
     first_row: int = -1  # the file's data rows holding its first and last row
     last_row: int = -1
+    dropped: list = field(default_factory=list)  # places (in the file) of dropped rows
     nan_cells: int = 0
     head: list = field(default_factory=list)  # first FREQ_HEAD times, for the frequency
     head_len: int = 0
@@ -388,6 +391,7 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
                                                      policy=spec.missing, path=path, label=label))
                     continue
                 tr.nan_cells += int(np.isnan(vals[idx]).sum())
+                tr.dropped.append(tr.n_all + np.flatnonzero(gnan))
             kept = np.flatnonzero(~gnan)
             if len(kept):
                 tr.n_rows += len(kept)
@@ -417,7 +421,8 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
     last_kind = kind or "i"
     series = [StreamSeries(id=tr.id, n_rows=tr.n_rows,
                            last_ds=None if tr.last_ds is None else _stamp(tr.last_ds, last_kind),
-                           first_row=tr.first_row, last_row=tr.last_row, n_all=tr.n_all)
+                           first_row=tr.first_row, last_row=tr.last_row, n_all=tr.n_all,
+                           dropped=np.concatenate(tr.dropped) if tr.dropped else None)
               for tr in tracks]
     return StreamFrame(path=str(path), features=features, targets=targets, columns=columns,
                        feature_idx=[columns.index(c) for c in features],
@@ -591,7 +596,8 @@ class _Cut:
 
     next_start: int  # first start row not yet cut
     last_start: int  # last start row to cut
-    buf: np.ndarray | None = None  # (rows, columns) float32, series rows base, base + 1, ...
+    buf: np.ndarray | None = None  # (rows, columns) float32 scaled (raw float64 for
+    # predictions), series rows base, base + 1, ...
     base: int = 0
 
 
@@ -599,7 +605,8 @@ def _windows(sf: StreamFrame, scaler: Scaler, config: Config, *, part: str,
              used: list[tuple[StreamSeries, int]], chunk_rows: int | None,
              block: int, places: bool = False) -> Iterator[tuple]:
     """Blocks of up to `block` windows, (x, y) or ((x, prev), y), float32, in file order.
-    places=True yields (series id, start rows, x, y) instead, for predictions.
+    places=True yields (series id, start rows, x, y) instead, for predictions, with y the
+    raw (unscaled, float64) targets.
 
     x: (k, look_back, features); y: (k, horizon, targets), or (k, look_back, targets) for
     per-step models; prev: (k, horizon, targets), the targets one step earlier (teacher
@@ -616,6 +623,7 @@ def _windows(sf: StreamFrame, scaler: Scaler, config: Config, *, part: str,
     x_off = np.arange(look_back)
     y_off = np.arange(1, look_back + 1) if per_step else np.arange(look_back, span)
     shift, scale = scaler.shift, scaler.scale
+    x_shift, x_scale = shift[sf.feature_idx], scale[sf.feature_idx]
 
     cuts: dict[str, _Cut] = {}
     for s, n_train in used:
@@ -634,7 +642,9 @@ def _windows(sf: StreamFrame, scaler: Scaler, config: Config, *, part: str,
             hi = min(pos + len(rows), c.last_start + span)
             if hi <= lo:
                 continue
-            new = ((rows[lo - pos:hi - pos] - shift) / scale).astype("float32")
+            new = rows[lo - pos:hi - pos]
+            if not places:  # predictions keep raw rows: their targets are written as read
+                new = ((new - shift) / scale).astype("float32")
             c.buf, c.base = (np.concatenate([c.buf, new]), c.base) if have else (new, lo)
             last = min(c.last_start, c.base + len(c.buf) - span)
             if last >= c.next_start:
@@ -645,6 +655,7 @@ def _windows(sf: StreamFrame, scaler: Scaler, config: Config, *, part: str,
                     rel = starts[b:b + block, None]
                     x, y = xs[rel + x_off], ys[rel + y_off]
                     if places:
+                        x = ((x - x_shift) / x_scale).astype("float32")
                         yield sid, c.base + rel[:, 0], x, y
                     else:
                         yield ((x, ys[rel + y_off - 1]), y) if teacher else (x, y)
@@ -742,7 +753,7 @@ def stream_layout(path: str | Path, config: Config, *, chunk_rows: int = CHUNK_R
 def predict_blocks(sf: StreamFrame, scaler: Scaler, config: Config, *, block: int = 4096
                    ) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """Every window of every series whose targets are in the file (stride 1), in file
-    order, from one more pass: (series id, start rows, x, y scaled)."""
+    order, from one more pass: (series id, start rows, x scaled, y as in the file)."""
     every = config.model_copy(update={"window": config.window.model_copy(
         update={"stride": 1})})
     used = [(s, s.n_rows) for s in sf.series]

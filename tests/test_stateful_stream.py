@@ -124,6 +124,27 @@ def test_a_series_that_changed_after_the_scan_is_reported(tmp_path):
         list(data.x.as_numpy_iterator())
 
 
+@pytest.mark.parametrize("mode", ["stateful", "stateless"])
+def test_streamed_predict_with_dropped_rows_keeps_time_stamps_and_values(tmp_path, cli, mode):
+    """data.missing: drop leaves gaps in the time stamps: streaming predict writes each
+    row's own stamp and the actual values as in the file, as the in-memory path does."""
+    data = with_gaps(panel_csv(tmp_path / "data.csv", (40, 33), columns=("a",)), [5, 12, 50])
+    for name, streaming in (("mem", False), ("stream", True)):
+        doc = stateful(stream_=streaming, missing="drop")
+        if mode == "stateless":
+            doc["training"] = {"batch_size": 4, "epochs": 1, "validation": 0.2, "seed": 3}
+            doc["model"]["topology"] = "many_to_one"
+        cli("train", data, "-c", write_yaml(tmp_path / f"{name}.yaml", doc),
+            "-o", tmp_path / name, "--quiet")
+    mem = pd.read_csv(io.StringIO(cli("predict", data, "-m", tmp_path / "mem").stdout))
+    cli("predict", data, "-m", tmp_path / "stream", "-o", tmp_path / "p.csv", "--quiet")
+    streamed = pd.read_csv(tmp_path / "p.csv")
+    s0 = set(streamed.loc[streamed["unique_id"] == "s0", "ds"])
+    assert "2024-01-07" in s0 and not s0 & {"2024-01-06", "2024-01-13"}  # dropped in s0
+    pd.testing.assert_frame_equal(mem.drop(columns="a"), streamed.drop(columns="a"))
+    np.testing.assert_allclose(mem["a"], streamed["a"], atol=1e-5)
+
+
 def test_stateful_streaming_train_rollout_predict_match_in_memory(tmp_path, cli, monkeypatch):
     """Through the CLI, 5 series in 3 row groups of 2 (one padding row), validation on:
     the same history and weights, rollout and predict (same rows, same order). The streamed
