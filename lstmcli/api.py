@@ -281,6 +281,10 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
                     "continue with the same command and --resume") if kept else \
                 "; no checkpoint was written yet"
             raise Interrupted(f"{out}: {exc}{hint}", exc.exit_code - 128) from None
+    if config.data.stream:  # each epoch read the file again: was it the same file?
+        from lstmcli.stream import check_unchanged
+
+        check_unchanged(frame)
     if fitted is not model:
         copy_weights(fitted, model)  # the saved model always feeds its own predictions back
     intervals = (_calibrate(model, frame, scaler, config, notes)
@@ -673,7 +677,7 @@ def predict_stream(data_path: str | Path, run_dir: str | Path, fh) -> dict:
     by block; the CSV is read in passes, never held. Same columns and row order as
     `predict`."""
     from lstmcli.bundle import load_bundle
-    from lstmcli.stream import scan
+    from lstmcli.stream import check_unchanged, scan
 
     t0 = time.perf_counter()
     bundle = load_bundle(run_dir)
@@ -751,6 +755,7 @@ def predict_stream(data_path: str | Path, run_dir: str | Path, fh) -> dict:
             table(sid, at, pred, y).to_csv(fh, **write)
             n += len(starts)
         what = "the file was read in passes"
+    check_unchanged(sf)  # several passes: they must have read one file
     return {"command": "predict", "run_dir": str(run_dir), "data": str(data_path),
             "mode": bundle.config.training.mode, "last": False, "windows": n, "streamed": True,
             "notes": sf.notes + [f"streaming: {what}; predictions written block by block"],
@@ -823,8 +828,10 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
         exo = _future_features(frame, used, bundle.scaler, horizon, known)
         if sf is not None:  # streamed: the histories are read block by block
             from lstmcli.stateful_stream import rollout as streamed_rollout
+            from lstmcli.stream import check_unchanged
 
             pred = streamed_rollout(sf, bundle, horizon=horizon, feedback=order, exo=exo)
+            check_unchanged(sf)
             notes.append("streaming: each series' whole history warmed the state up, read "
                          "in step with the others, block by block")
         else:

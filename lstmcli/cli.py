@@ -324,7 +324,8 @@ def _predict_streamed(out: Output, data: Path, model: Path, dest: Path | None) -
     if out.as_json:
         out.json(summary)
     elif dest is not None and str(dest) != "-":
-        out.info(f"wrote predictions for {summary['windows']} windows to {dest}")
+        what = "steps" if summary["mode"] == "stateful" else "windows"
+        out.info(f"wrote predictions for {summary['windows']} {what} to {dest}")
 
 
 @_command

@@ -276,21 +276,25 @@ def group_steps(sf, scaler: Scaler | None, spans: list[Span], *, length: int, bl
         for j, rows in got.items():
             bufs[j] = np.concatenate([bufs[j], rows])
 
+    from lstmcli.stream import unchanged
+
     try:
-        for a in range(0, length, block):
-            b = min(a + block, length)
-            out = np.full((n_rows, b - a, cols), PAD, dtype="float32" if scaler else "float64")
-            for i, s in enumerate(spans):
-                lo, hi = max(a - offs[i], 0), min(b - offs[i], len(s))  # span rows
-                if hi <= lo:
-                    continue
-                while base[i] + len(bufs[i]) < hi:
-                    pull(i)
-                rows = bufs[i][lo - base[i]:hi - base[i]]
-                out[i, lo + offs[i] - a:hi + offs[i] - a] = \
-                    rows if scaler is None else (rows - scaler.shift) / scaler.scale
-                bufs[i], base[i] = bufs[i][hi - base[i]:], hi
-            yield out
+        with unchanged(sf):  # an early end or a parse error may mean the file changed
+            for a in range(0, length, block):
+                b = min(a + block, length)
+                out = np.full((n_rows, b - a, cols), PAD,
+                              dtype="float32" if scaler else "float64")
+                for i, s in enumerate(spans):
+                    lo, hi = max(a - offs[i], 0), min(b - offs[i], len(s))  # span rows
+                    if hi <= lo:
+                        continue
+                    while base[i] + len(bufs[i]) < hi:
+                        pull(i)
+                    rows = bufs[i][lo - base[i]:hi - base[i]]
+                    out[i, lo + offs[i] - a:hi + offs[i] - a] = \
+                        rows if scaler is None else (rows - scaler.shift) / scaler.scale
+                    bufs[i], base[i] = bufs[i][hi - base[i]:], hi
+                yield out
     finally:
         for f in feeds or []:
             f.close()

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -106,10 +107,38 @@ class StreamFrame:
     series: list[StreamSeries]
     missing: str = "error"  # data.missing: later passes drop the same rows
     chunk_rows: int = CHUNK_ROWS  # later passes read chunks of this many rows by default
+    stat: tuple[int, int] | None = None  # the file's size and mtime (ns) when it was scanned
 
     @property
     def is_long(self) -> bool:
         return self.series_col is not None
+
+
+def _stat(path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+def changed(sf: StreamFrame) -> DataError | None:
+    """The error to report if the file is no longer the one scanned (size or modification
+    time differ): every pass reads it again, so an edit would mix two files."""
+    if sf.stat is None:
+        return None
+    try:
+        now = _stat(sf.path)
+    except OSError:
+        now = None
+    if now == sf.stat:
+        return None
+    return DataError(f"{sf.path}: the file changed while lstmcli was reading it (its size or "
+                     "modification time differ from the first pass); nothing was written. "
+                     "Run the command again once the file is complete")
+
+
+def check_unchanged(sf: StreamFrame) -> None:
+    error = changed(sf)
+    if error is not None:
+        raise error
 
 
 # ------------------------------------------------------------------- generator errors
@@ -301,9 +330,10 @@ def _time_problem(tr: _Track, times: np.ndarray, rows: np.ndarray, kind: str, *,
     before = times[k - 1] if k else tr.last_t
     if steps[k] == 0:
         return line, f"{path}: line {line}: duplicate timestamp {_stamp(times[k], kind)} in {label}"
-    return line, (f"{path}: line {line}: {label}: timestamp {_stamp(times[k], kind)} comes after "
-                  f"{_stamp(before, kind)}; streaming needs each series' rows in time order (a "
-                  "file larger than memory is not sorted here). Sort the file by series and "
+    return line, (f"{path}: line {line}: {label}: timestamp {_stamp(times[k], kind)} is "
+                  f"earlier than the row before it ({_stamp(before, kind)}); streaming needs "
+                  "each series' rows in time order (a file larger than memory is not sorted "
+                  "here). Sort the file by series and "
                   "time first (GNU sort works on files larger than memory), or train without "
                   "streaming")
 
@@ -338,6 +368,7 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
     path = Path(path)
     chunk_rows = _check_chunk_rows(chunk_rows)
     header = read_header(path)
+    stat = _stat(path)
     notes: list[str] = []
     time_col, series_col = key_columns(header, spec, path)
     skip = {c for c in (time_col, series_col) if c}
@@ -428,11 +459,31 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
                        feature_idx=[columns.index(c) for c in features],
                        target_idx=[columns.index(c) for c in targets], time_col=time_col,
                        series_col=series_col, freq=freq, notes=notes, series=series,
-                       missing=spec.missing, chunk_rows=chunk_rows)
+                       missing=spec.missing, chunk_rows=chunk_rows, stat=stat)
 
 
 def _series_rows(sf: StreamFrame, chunk_rows: int | None = None
                  ) -> Iterator[list[tuple[str, int, np.ndarray]]]:
+    """`_file_rows`, after checking that the file is the one scanned; a data error on the
+    way is reported as a changed file when it did change."""
+    with unchanged(sf):
+        yield from _file_rows(sf, chunk_rows)
+
+
+@contextlib.contextmanager
+def unchanged(sf: StreamFrame):
+    """Check that the file is still the one scanned, before the block and when a data
+    error ends it (which then reports the change instead)."""
+    check_unchanged(sf)
+    try:
+        yield
+    except DataError:
+        check_unchanged(sf)
+        raise
+
+
+def _file_rows(sf: StreamFrame, chunk_rows: int | None = None
+               ) -> Iterator[list[tuple[str, int, np.ndarray]]]:
     """Per chunk: (series id, place of its first row here in the series, its rows
     (rows, columns) float64) for each series in the chunk, missing rows dropped as in the
     scan. Only the series and value columns are parsed (no timestamps)."""

@@ -120,8 +120,43 @@ def test_a_series_that_changed_after_the_scan_is_reported(tmp_path):
     _, _, data, _ = stream.stream_layout(path, cfg, chunk_rows=CHUNK)
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:-10]) + "\n")  # the last series lost training rows
-    with pytest.raises(DataError, match="series 's2' ended"), stream.generator_errors():
+    with pytest.raises(DataError, match="the file changed while lstmcli was reading it"), \
+            stream.generator_errors():
         list(data.x.as_numpy_iterator())
+
+
+@pytest.mark.parametrize("when", ["after the scan", "during the epochs"])
+@pytest.mark.parametrize("mode", ["stateful", "stateless"])
+def test_train_refuses_a_file_that_changes_while_it_is_read(tmp_path, cli, monkeypatch, when,
+                                                            mode):
+    """Every epoch reads the file again: an edit (here: the same bytes written again, so
+    only the modification time changes) must not give a run trained on two files."""
+    import os
+
+    from lstmcli import train
+
+    data = panel_csv(tmp_path / "data.csv")
+    doc = stateful(stream_=True, epochs=2)
+    if mode == "stateless":
+        doc["training"] = {"batch_size": 4, "epochs": 2, "validation": 0.2, "seed": 3}
+        doc["model"]["topology"] = "many_to_one"
+
+    def touch():
+        st = os.stat(data)
+        os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+    if when == "after the scan":
+        scan = stream.scan
+        monkeypatch.setattr(stream, "scan", lambda *a, **k: (scan(*a, **k), touch())[0])
+    else:
+        fit = train.fit  # (api imports it when it trains)
+        monkeypatch.setattr(train, "fit", lambda *a, **k: (fit(*a, **k), touch())[0])
+    result = cli("train", data, "-c", write_yaml(tmp_path / "c.yaml", doc),
+                 "-o", tmp_path / "run", code=4)
+    lines = [x for x in result.stderr.splitlines() if not x.startswith("epoch ")]
+    assert len(lines) == 1 and "the file changed while lstmcli was reading it" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("mode", ["stateful", "stateless"])

@@ -219,8 +219,9 @@ def test_rows_out_of_time_order_are_refused(tmp_path):
     lines[40], lines[41] = lines[41], lines[40]  # two days of s1 swapped: line 41 goes back
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"line 42: series 's1': timestamp 2024-01-10 00:00:00 "
-                                        r"comes after 2024-01-11 00:00:00; streaming needs each "
-                                        r"series' rows in time order"):
+                                        r"is earlier than the row before it \(2024-01-11 "
+                                        r"00:00:00\); streaming needs each series' rows in "
+                                        r"time order"):
         stream.scan(path, DataSpec(), chunk_rows=CHUNK)
     lines[41] = lines[40]
     path.write_text("\n".join(lines) + "\n")
