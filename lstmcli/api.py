@@ -766,25 +766,17 @@ def _stamps_at(series, freq, places: np.ndarray) -> pd.Index:
     """The time stamps of rows `places` (after dropping missing rows) of a scanned series,
     without building the whole series' index: its rows in the file, dropped ones included,
     step by `freq` (the scan checked it), and its last kept row is at last_ds."""
+    from lstmcli.stream import file_places
+
     places = np.asarray(places)
-    in_file = _file_places(series, places)
-    back = int(_file_places(series, np.array([series.n_rows - 1]))[0]) - in_file
+    in_file = file_places(series, places)
+    back = int(file_places(series, np.array([series.n_rows - 1]))[0]) - in_file
     if isinstance(freq, int):
         return pd.Index(int(series.last_ds) - freq * back)
     lo, hi = int(back.min()), int(back.max())
     end = pd.Timestamp(series.last_ds) - lo * to_offset(freq)
     run = pd.date_range(end=end, periods=hi - lo + 1, freq=freq)  # places hi .. lo back
     return run[(hi - lo) - (back - lo)]
-
-
-def _file_places(series, places: np.ndarray) -> np.ndarray:
-    """Where rows `places` (counted after data.missing: drop) lie among the series' rows
-    in the file: each dropped row before a place moves it one on."""
-    dropped = series.dropped
-    if dropped is None or not len(dropped):
-        return places
-    kept_before = dropped - np.arange(len(dropped))  # rows kept before each dropped row
-    return places + np.searchsorted(kept_before, places, side="right")
 
 
 def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,

@@ -129,10 +129,10 @@ def line_starts(path: Path, rows: list[int], n_rows: int) -> dict[int, int] | No
 # ---------------------------------------------------------------------------- readers
 
 
-def _seek_rows(sf, span: Span, offset: int, skip: int) -> Iterator[np.ndarray]:
-    """The rows of `span` (raw, float64), read from byte `offset` (the first line of its
-    series' first kept row at or before span.start); `skip` kept rows are passed over
-    first. Stops at the span's end, or where the file's rows leave the series.
+def _seek_rows(sf, span: Span, offset: int) -> Iterator[np.ndarray]:
+    """The rows of `span` (raw, float64), read from byte `offset` (the line of its first
+    row), missing rows dropped as the scan did. Stops at the span's end, or where the
+    file's rows leave the series.
 
     Reads READ_BYTES at a time and parses the whole lines among them with a parser of
     their own: a long-lived pandas reader per batch row would keep megabytes of buffers
@@ -174,9 +174,6 @@ def _seek_rows(sf, span: Span, offset: int, skip: int) -> Iterator[np.ndarray]:
             vals = _values(chunk.iloc[:end], sf.columns, path)
             if sf.missing == "drop":
                 vals = vals[~np.isnan(vals).any(axis=1)]
-            if skip:
-                cut = min(skip, len(vals))
-                vals, skip = vals[cut:], skip - cut
             vals = vals[:left]
             left -= len(vals)
             if len(vals):
@@ -209,10 +206,10 @@ def _pass_rows(sf, spans: list[Span]) -> Iterator[dict[int, np.ndarray]]:
 
 @dataclass(frozen=True)
 class Plan:
-    """How the rows of each span are read: byte offsets and rows to skip (own readers), or
-    None (one shared pass per group)."""
+    """How the rows of each span are read: the byte offset of its first line (own
+    readers), or None (one shared pass per group)."""
 
-    seek: dict[Span, tuple[int, int]] | None
+    seek: dict[Span, int] | None
     note: str
 
 
@@ -224,19 +221,15 @@ def plan(sf, spans: list[Span]) -> Plan:
     if not contiguous:
         return Plan(None, "the series are interleaved in the file, so each row group is read "
                           "in one pass, holding the rows one series is ahead of another")
-    first: dict[Span, tuple[int, int]] = {}
-    for s in spans:
-        meta = by_id[s.sid]
-        if meta.n_all == meta.n_rows:  # no dropped row: the place is the line
-            first[s] = (meta.first_row + s.start, 0)
-        else:  # dropped rows before the span: start at the series' first line, skip
-            first[s] = (meta.first_row, s.start)
-    starts = line_starts(Path(sf.path), [r for r, _ in first.values()],
-                         sum(s.n_all for s in sf.series))
+    from lstmcli.stream import file_places
+
+    first = {s: by_id[s.sid].first_row + int(file_places(by_id[s.sid], np.array([s.start]))[0])
+             for s in spans}  # the data row (of the file) where each span begins
+    starts = line_starts(Path(sf.path), list(first.values()), sum(s.n_all for s in sf.series))
     if starts is None:
         return Plan(None, "the file's lines are not one row each (line breaks inside quoted "
                           "fields), so each row group is read in one pass")
-    return Plan({s: (starts[r], skip) for s, (r, skip) in first.items()},
+    return Plan({s: starts[r] for s, r in first.items()},
                 "each batch row is read by its own reader, in step with the others")
 
 
@@ -256,7 +249,7 @@ def group_steps(sf, scaler: Scaler | None, spans: list[Span], *, length: int, bl
     bufs: list[np.ndarray] = [np.empty((0, cols)) for _ in spans]
     base = [0] * len(spans)  # span row of bufs[i][0]
     if how.seek is not None:
-        feeds = [_seek_rows(sf, s, *how.seek[s]) for s in spans]
+        feeds = [_seek_rows(sf, s, how.seek[s]) for s in spans]
         shared = None
     else:
         feeds, shared = None, _pass_rows(sf, spans)

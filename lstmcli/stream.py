@@ -90,6 +90,16 @@ class StreamSeries:
     # dropped by data.missing: drop (sorted); None: none
 
 
+def file_places(series: StreamSeries, places: np.ndarray) -> np.ndarray:
+    """Where rows `places` of a series (counted after data.missing: drop) lie among its
+    rows in the file: each dropped row before a place moves it one on."""
+    dropped = series.dropped
+    if dropped is None or not len(dropped):
+        return places
+    kept_before = dropped - np.arange(len(dropped))  # rows kept before each dropped row
+    return places + np.searchsorted(kept_before, places, side="right")
+
+
 @dataclass(frozen=True)
 class StreamFrame:
     """What one pass over the file learnt: columns, series, frequency. No values."""
