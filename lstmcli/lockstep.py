@@ -40,7 +40,7 @@ import pandas as pd
 from lstmcli.data import _sniff_delimiter, read_header
 from lstmcli.errors import DataError
 from lstmcli.scaling import Scaler
-from lstmcli.windows import PAD
+from lstmcli.windows import PAD, segment_bounds
 
 READ_BYTES = 1 << 18  # bytes per read of a batch row's own reader (about 7000 rows)
 SCAN_BYTES = 1 << 24  # bytes per read while finding line starts
@@ -67,10 +67,8 @@ def row_spans(series_rows: list[tuple[str, int]], batch_size: int
     if len(series_rows) != 1 or batch_size == 1:
         return [Span(sid, 0, n) for sid, n in series_rows], 0
     (sid, n), = series_rows
-    steps = (n - 1) // batch_size
-    trimmed = (n - 1) - steps * batch_size
-    return [Span(sid, trimmed + steps * j, trimmed + steps * j + steps + 1)
-            for j in range(batch_size)], trimmed
+    bounds, trimmed = segment_bounds(n, batch_size)
+    return [Span(sid, a, b) for a, b in bounds], trimmed
 
 
 # ------------------------------------------------------------------------ line starts

@@ -83,7 +83,9 @@ def stateful_stream_layout(sf, config: Config, used: list, scaler: Scaler
                      "the last batch, masked and excluded from the loss" +
                      (f"; training.batch_size: {len(spans)} would avoid them"
                       if len(spans) < B else ""))
-    how = plan(sf, spans)
+    validates = config.training.validation > 0
+    val_spans = _whole(sf, {s.id for s, _ in used}) if validates else []
+    how = plan(sf, spans + val_spans)  # one pass over the bytes finds where all of them start
     last_only = config.model.topology == "many_to_one"
     n_f, n_t, out = len(sf.features), len(sf.targets), 1 if last_only else C
     signature = (tf.TensorSpec((B, C, n_f), tf.float32), tf.TensorSpec((B, out, n_t), tf.float32),
@@ -98,9 +100,8 @@ def stateful_stream_layout(sf, config: Config, used: list, scaler: Scaler
     ds = ds.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
     callbacks = training_callbacks(chunks=chunks, config=config, val_rows=None, train_steps=[],
                                    feature_idx=sf.feature_idx, target_idx=sf.target_idx)
-    validates = config.training.validation > 0
     if validates:
-        callbacks.append(validation_callback(sf, scaler, config, used))
+        callbacks.append(validation_callback(sf, scaler, config, used, val_spans, how))
     n = n_batches * B
     data = TrainData(x=ds, y=None, batch_size=B, shuffle=False, callbacks=callbacks,
                      validates_itself=validates, n_train=n, x_shape=[n, C, n_f],
@@ -163,16 +164,16 @@ def twin_for(config: Config, sf, weights, n_series: int):
                           n_targets=len(sf.targets), weights=weights)
 
 
-def validation_callback(sf, scaler: Scaler, config: Config, used: list):
+def validation_callback(sf, scaler: Scaler, config: Config, used: list, spans: list[Span],
+                        how: Plan):
     """val_loss as `stateful.training_callbacks` computes it (warm up on each series'
-    training rows, score its validation tail), read group by group from the stream."""
+    training rows, score its validation tail), read group by group from the stream.
+    spans: each used series' whole history; how: a plan that covers them."""
     from lstmcli.backend import import_keras
 
     keras = import_keras()
     n_train = {s.id: n for s, n in used}
-    spans = _whole(sf, set(n_train))
     length = max(len(s) for s in spans)
-    how = plan(sf, spans)
     kind, t_idx = config.training.loss, sf.target_idx
     t_shift, t_scale = scaler.shift[t_idx], scaler.scale[t_idx]
 

@@ -88,10 +88,16 @@ def split_segments(values: np.ndarray, n: int) -> tuple[list[np.ndarray], int]:
     >>> [s[:, 0].tolist() for s in segs], trimmed
     ([[0.0, 1.0, 2.0, 3.0], [3.0, 4.0, 5.0, 6.0], [6.0, 7.0, 8.0, 9.0]], 0)
     """
-    steps = (len(values) - 1) // n  # transitions per segment
-    trimmed = (len(values) - 1) - steps * n
-    starts = trimmed + steps * np.arange(n)
-    return [values[s:s + steps + 1] for s in starts], trimmed
+    bounds, trimmed = segment_bounds(len(values), n)
+    return [values[a:b] for a, b in bounds], trimmed
+
+
+def segment_bounds(n_rows: int, n: int) -> tuple[list[tuple[int, int]], int]:
+    """`split_segments` as row ranges: the [start, stop) of each segment, and the number of
+    oldest rows trimmed."""
+    steps = (n_rows - 1) // n  # transitions per segment
+    trimmed = (n_rows - 1) - steps * n
+    return [(trimmed + steps * j, trimmed + steps * j + steps + 1) for j in range(n)], trimmed
 
 
 @dataclass(frozen=True)
