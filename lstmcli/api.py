@@ -154,8 +154,9 @@ def train(data_path: str | Path, config: Config | None, *, out: str | Path,
     from lstmcli.config import config_from_dict
     from lstmcli.distribute import chief_in, tf_config
     from lstmcli.locks import hold
+    from lstmcli.outputs import real
 
-    out = Path(out)
+    shown, out = Path(out), real(out)  # through a symlink: the target is replaced
     frame, auto_notes = None, []
     if config is None:  # picked from the data (which is then read only once)
         from lstmcli.defaults import picked
@@ -176,7 +177,8 @@ def train(data_path: str | Path, config: Config | None, *, out: str | Path,
         return _train_locked(data_path, config, writer=False, **common)
     with hold(out, wait=wait, on_wait=on_wait):
         check_writable_run(out, force=force, resume=resume)
-        return _train_locked(data_path, config, writer=True, **common)
+        summary = _train_locked(data_path, config, writer=True, **common)
+    return {**summary, "run_dir": str(shown)}
 
 
 def check_writable_run(out: Path, *, force: bool, resume: bool) -> None:

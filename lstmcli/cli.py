@@ -29,6 +29,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+MAX_STEPS, MAX_COUNT = 100_000, 1_000_000  # as config.py bounds window.horizon and epochs
+
 # Options shared by the commands, defined once.
 DataArg = Annotated[Path, typer.Argument(help="CSV file: wide (time + value columns) or long "
                                          "(unique_id, ds, values).", show_default=False,
@@ -79,9 +81,12 @@ def _command(func=None, *, name: str | None = None):
                      log_file=kwargs.get("log_file"), command=name or func.__name__)
         code = 0
         try:
-            out.open_log(kwargs)
-            with _output_lock(kwargs.get("out_path"), wait=kwargs.get("wait", False), out=out):
-                return func(*args, out=out, **kwargs)
+            with _terminate_as_interrupt():
+                _check_outputs(kwargs)
+                out.open_log(kwargs)
+                with _output_lock(kwargs.get("out_path"), wait=kwargs.get("wait", False),
+                                  out=out):
+                    return func(*args, out=out, **kwargs)
         except LstmcliError as exc:
             if kwargs.get("debug"):
                 traceback.print_exc()
@@ -94,6 +99,15 @@ def _command(func=None, *, name: str | None = None):
             raise typer.Exit(code) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except OSError as exc:  # a file the system refused: its path and the cause in words
+            from lstmcli.outputs import os_reason
+
+            if kwargs.get("debug"):
+                traceback.print_exc()
+            where = f"{exc.filename}: " if exc.filename else ""
+            out.error(f"{where}{os_reason(exc)}")
+            code = 2
+            raise typer.Exit(code) from None
         except Exception as exc:  # noqa: BLE001 - the one place internal errors are reported
             if kwargs.get("debug"):
                 traceback.print_exc()
@@ -109,6 +123,43 @@ def _command(func=None, *, name: str | None = None):
     run.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values()
                                                 if p.name != "out"])
     return app.command(name=name)(run)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM unwinds like Ctrl-C, so temporary and lock files are removed on the way out
+    (training installs its own graceful handler on top of this one)."""
+    import signal
+    import threading
+
+    from lstmcli.errors import Interrupted
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Interrupted("stopped by SIGTERM", signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_outputs(kwargs: dict) -> None:
+    """Before any work: every output may be written and is none of the command's inputs
+    (lstmcli/outputs.py holds the policy)."""
+    from lstmcli.outputs import plan
+
+    is_train = "run_dir" in kwargs
+    plan(inputs={"DATA.csv": kwargs.get("data"), "--config": kwargs.get("config"),
+                 "--future": kwargs.get("future")},
+         runs_read={"--model": kwargs.get("model")},
+         files={"--out": kwargs.get("out_path"), "--plot": kwargs.get("plot"),
+                "--log-file": kwargs.get("log_file")},
+         run_dirs={"--out": kwargs.get("run_dir") if is_train else None})
 
 
 def _output_lock(path: Path | None, *, wait: bool, out: Output):
@@ -216,8 +267,10 @@ def train(
     run_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.",
                                           show_default=False)],
     config: AutoConfigOpt = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Override training.epochs.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Override training.seed.")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, max=MAX_COUNT,
+                                               help="Override training.epochs.")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=2**32 - 1,
+                                             help="Override training.seed.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace RUN_DIR if it exists (and "
                                         "discard an interrupted run's checkpoints).")] = False,
     distribute: Annotated[str | None, typer.Option(
@@ -332,7 +385,8 @@ def _predict_streamed(out: Output, data: Path, model: Path, dest: Path | None) -
 def rollout(
     data: DataArg,
     model: ModelOpt,
-    horizon: Annotated[int, typer.Option("--horizon", "-H", min=1, help="Steps to forecast "
+    horizon: Annotated[int, typer.Option(
+        "--horizon", "-H", min=1, max=MAX_STEPS, help="Steps to forecast "
                                          "past the end of each series.", show_default=False)],
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file to write "
                                                   "(default: stdout).")] = None,
@@ -413,15 +467,19 @@ def _scored(out: Output, scores, results, summary: dict, *, dest: Path | None,
 @_command
 def backtest(
     data: DataArg,
-    horizon: Annotated[int, typer.Option("--horizon", "-H", min=1, help="Steps forecast from "
+    horizon: Annotated[int, typer.Option(
+        "--horizon", "-H", min=1, max=MAX_STEPS, help="Steps forecast from "
                                          "each origin.", show_default=False)],
     config: AutoConfigOpt = None,
-    origins: Annotated[int, typer.Option("--origins", "-k", min=1, help="Number of forecast "
+    origins: Annotated[int, typer.Option("--origins", "-k", min=1, max=1000, help="Number of "
+                                         "forecast "
                                          "origins, counted back from each series' end.")] = 3,
-    step: Annotated[int | None, typer.Option("--step", min=1, help="Steps between origins "
+    step: Annotated[int | None, typer.Option(
+        "--step", min=1, max=MAX_STEPS, help="Steps between origins "
                                              "(default: the horizon).",
                                              show_default=False)] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Override training.epochs.")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, max=MAX_COUNT,
+                                               help="Override training.epochs.")] = None,
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write the scores (one "
                                                   "row per series, origin, method and target) "
                                                   "to this CSV.")] = None,
@@ -460,7 +518,8 @@ def backtest(
 def evaluate(
     data: DataArg,
     model: ModelOpt,
-    horizon: Annotated[int, typer.Option("--horizon", "-H", min=1, help="Rows at the end of "
+    horizon: Annotated[int, typer.Option(
+        "--horizon", "-H", min=1, max=MAX_STEPS, help="Rows at the end of "
                                          "each series to forecast and score.",
                                          show_default=False)],
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write the scores to "

@@ -6,6 +6,7 @@ NO_COLOR is set, or with --quiet (which silences it altogether).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import math
@@ -34,6 +35,9 @@ class Output:
         self.log_path = log_file
         self.command = command
         self._log = None
+        self._log_failed = ""
+        self._log_started = False
+        self.log_path_given = log_file
         plain = not sys.stderr.isatty() or "NO_COLOR" in os.environ
         self.err = Console(stderr=True, highlight=False, no_color=plain,
                            force_terminal=False if plain else None, soft_wrap=True)
@@ -45,28 +49,48 @@ class Output:
         if self.log_path is None or self._log is not None:
             return
         from lstmcli.errors import UsageError
+        from lstmcli.outputs import os_reason
 
         try:
             self._log = open(self.log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
             self.log_path = None
-            raise UsageError(f"{exc.filename}: cannot open the --log-file ({exc.strerror})"
-                             ) from None
+            raise UsageError(f"{self.log_path_given}: cannot open the --log-file "
+                             f"({os_reason(exc)})") from None
         given = " ".join(f"{k}={v}" for k, v in (arguments or {}).items()
                          if v is not None and v is not False)
         self.log(f"start: {given}")
+        if self._log is None:  # the first line could not be written: say so before any work
+            raise UsageError(f"{self.log_path_given}: cannot write the --log-file "
+                             f"({self._log_failed})")
+        self._log_started = True
 
     def log(self, line: str) -> None:
-        """One time-stamped line in the --log-file (whatever --quiet says)."""
-        if self._log is not None:
-            stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        """One time-stamped line in the --log-file (whatever --quiet says). A log that can
+        no longer be written (a full disk) is closed with one note; the command goes on."""
+        if self._log is None:
+            return
+        stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        try:
             self._log.write(f"{stamp} lstmcli {self.command}[{os.getpid()}] {line}\n")
+            return
+        except OSError as exc:
+            from lstmcli.outputs import os_reason
+
+            self._log_failed = os_reason(exc)
+        with contextlib.suppress(OSError):
+            self._log.close()
+        self._log = None
+        if self._log_started and not self.quiet:
+            self.err.print(f"note: {self.log_path_given}: cannot write the --log-file "
+                           f"({self._log_failed}); logging stopped", markup=False)
 
     def close(self, code: int | None = None) -> None:
+        if self._log is not None and code is not None:
+            self.log(f"exit {code}")
         if self._log is not None:
-            if code is not None:
-                self.log(f"exit {code}")
-            self._log.close()
+            with contextlib.suppress(OSError):
+                self._log.close()
             self._log = None
 
     def info(self, message: str) -> None:

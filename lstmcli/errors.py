@@ -19,6 +19,11 @@ class UsageError(LstmcliError):
     exit_code = 2
 
 
+class OutputError(UsageError):
+    """An output path that must not or cannot be written: an input of the same command,
+    a directory, a parent that is a file, no permission, no space left (exit 2)."""
+
+
 class ConfigError(LstmcliError):
     exit_code = 3
 

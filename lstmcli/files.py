@@ -7,26 +7,103 @@ import ctypes
 import errno
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from lstmcli.errors import OutputError
+from lstmcli.outputs import STDOUT, is_special, os_reason, real
+
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EPIPE,
+                 errno.EACCES, errno.EPERM}
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode a new file gets from open(2): 0666 less the umask."""
+    return 0o666 & ~_umask()
+
+
+def _failed(given: Path, exc: OSError) -> OutputError:
+    return OutputError(f"{given}: cannot write ({os_reason(exc)})")
+
+
+@contextlib.contextmanager
+def _write_in_place(path: Path, given: Path, mode: str) -> Iterator[IO]:
+    """A device, FIFO or socket (`-o /dev/null`): written directly, never replaced."""
+    try:
+        fh = open(path, mode, **({} if "b" in mode else {"newline": ""}))  # noqa: SIM115
+    except OSError as exc:
+        raise _failed(given, exc) from None
+    try:
+        yield fh
+        fh.close()
+    except OSError as exc:
+        if exc.filename not in (None, str(path)) or exc.errno not in _WRITE_ERRORS:
+            raise
+        raise _failed(given, exc) from None
+    finally:
+        with contextlib.suppress(OSError):
+            fh.close()
+
 
 @contextlib.contextmanager
 def write_atomic(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
-    """Open a temporary sibling of `path`; on success rename it over `path`, else remove it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
+    """Write the file `path` names so that it is whole or untouched.
+
+    Symlinks are followed: their target is written. A regular file (or a new one) is
+    written to a temporary sibling that is renamed over it on success (removed on
+    failure); a replaced file keeps its mode, a new one follows the umask. A device, FIFO
+    or socket is written in place; `-` is stdout. Missing parent directories are created
+    here, when the output is written. OS errors become one-line `OutputError`s.
+    """
+    given = Path(path)
+    mode = "wb" if binary else "w"
+    if str(path) == STDOUT:
+        yield sys.stdout.buffer if binary else sys.stdout
+        return
+    target = real(given)
+    if is_special(target):
+        with _write_in_place(target, given, mode) as fh:
             yield fh
-        os.replace(tmp, path)
+        return
+    try:
+        keep = os.stat(target).st_mode & 0o7777
+    except OSError:
+        keep = new_file_mode()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _failed(given, exc) from None
+    try:
+        with os.fdopen(fd, mode, **({} if binary else {"newline": ""})) as fh:
+            yield fh
+            fh.flush()
+            os.fchmod(fh.fileno(), keep)
+        os.replace(tmp, target)
+    except OSError as exc:
+        _remove(tmp)
+        ours = exc.filename in (tmp, str(target)) or (exc.filename is None
+                                                       and exc.errno in _WRITE_ERRORS)
+        if not ours:  # e.g. reading an input inside the block
+            raise
+        raise _failed(given, exc) from None
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
+
+
+def _remove(path: str | Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -14,11 +14,19 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from lstmcli.errors import LockedError
+from lstmcli.errors import LockedError, OutputError
 
 
 def lock_path(path: str | Path) -> Path:
-    path = Path(path)
+    """The lock file of an output: beside its resolved target (two names for one file share
+    one lock), or beside the outermost directory still to be created for it (a lock never
+    creates directories)."""
+    from lstmcli.outputs import missing_parents, real
+
+    path = real(path)
+    missing = missing_parents(path)
+    if missing:
+        path = missing[0]
     return path.parent / f".{path.name}.lock"
 
 
@@ -38,13 +46,23 @@ def _try_lock(fd: int, wait: bool) -> bool:
 
 @contextlib.contextmanager
 def hold(path: str | Path, *, wait: bool = False,
-         on_wait: Callable[[str], None] | None = None) -> Iterator[Path]:
+         on_wait: Callable[[str], None] | None = None) -> Iterator[Path | None]:
     """Hold the lock on `path` for the block: fail at once if another process holds it,
     or with wait=True block until it is free (`on_wait` hears who is waited for)."""
+    from lstmcli.outputs import is_special
+
+    if is_special(path):  # a device or FIFO is written in place: nothing to lock beside it
+        yield None
+        return
     lock = lock_path(path)
-    lock.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            from lstmcli.outputs import os_reason
+
+            raise OutputError(f"{path}: cannot create its lock file {lock} ({os_reason(exc)})"
+                              ) from None
         if not _try_lock(fd, wait=False):
             owner = _owner(lock)
             if not wait:
@@ -66,8 +84,9 @@ def hold(path: str | Path, *, wait: bool = False,
         os.close(fd)
         time.sleep(0.01)
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with contextlib.suppress(OSError):  # the pid is a courtesy (a full disk refuses it)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         yield lock
     finally:
         with contextlib.suppress(FileNotFoundError):
