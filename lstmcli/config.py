@@ -12,18 +12,53 @@ reloaded from there (`Config.model_validate(cfg.model_dump()) == cfg`).
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from lstmcli.errors import ConfigError
 
+# Limits no real config reaches; past them the work would exhaust memory or never finish, so
+# they are refused before any work starts (docs/config.md lists them).
+MAX_STEPS = 100_000  # look_back, horizon, chunk_length, interval_steps: time steps
+MAX_COUNT = 1_000_000  # batch_size, stride, epochs, patience, checkpoint_every
+MAX_UNITS = 1_000_000  # units of one layer (the weights estimate below binds far sooner)
+MAX_LAYERS = 100  # model.layers, model.dense, model.decoder
+MAX_WEIGHTS = 500_000_000  # the model's weights: 2 GB at 4 bytes each
+MAX_SEQ2SEQ_HORIZON = 1_000  # seq2seq unrolls its decoder once per horizon step
+MAX_SEED = 2**32 - 1  # NumPy's seeds are 32-bit
+MAX_CONFIG_BYTES = 1_000_000  # a config file
+MAX_DEPTH = 100  # nesting of YAML sequences and mappings
+# Values in the document, each alias counted as the copy it stands for. PyYAML's pure-Python
+# parser takes about 0.05 ms per value, so this also bounds the time to read a config.
+MAX_VALUES = 10_000
+
+# Element-wise activations that every Keras 3 release has (softmax and friends normalise
+# across units, which makes no sense for a recurrent cell's output).
+ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "relu6", "leaky_relu", "elu", "selu",
+               "gelu", "silu", "swish", "hard_silu", "hard_swish", "mish", "softplus",
+               "softsign", "linear", "exponential")
+
+
+def _activation(value: str) -> str:
+    name = value.strip().lower()
+    if name not in ACTIVATIONS:
+        raise PydanticCustomError("activation", "unknown activation; use one of "
+                                  + ", ".join(ACTIVATIONS))
+    return name
+
+
+Activation = Annotated[str, AfterValidator(_activation)]
+
 
 class _Spec(BaseModel):
-    # strict: `units: true` or `epochs: "10"` are mistakes, not 1 and 10
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # strict: `units: true` or `epochs: "10"` are mistakes, not 1 and 10; inf and nan are
+    # never meant (a learning_rate of .inf trains to NaN)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DataSpec(_Spec):
@@ -50,7 +85,7 @@ class DataSpec(_Spec):
     freq: str | None = None
     # Steps per season (12 for monthly data with a yearly cycle): the Seasonal-Naive baseline
     # and MASE's scale in backtests. None: from the frequency (h 24, D 7, W 52, MS 12, ...).
-    season_length: int | None = Field(default=None, gt=0)
+    season_length: int | None = Field(default=None, gt=0, le=1_000_000_000)
     # Calendar features added as inputs (sin/cos pairs), known for future steps, so rollout
     # feeds them instead of predicting them. Needs timestamps.
     calendar: list[Literal["hour", "dayofweek", "dayofmonth", "dayofyear", "weekofyear",
@@ -68,9 +103,10 @@ class WindowSpec(_Spec):
 
     # Input time steps per sample. null: variable-length sequences - each series is one
     # sample of its own length, input shape (None, features); needs many_to_many.
-    look_back: int | None = Field(gt=0)
-    horizon: int = Field(default=1, gt=0)  # steps predicted per sample
-    stride: int = Field(default=1, gt=0)  # steps between the starts of consecutive samples
+    look_back: int | None = Field(gt=0, le=MAX_STEPS)
+    horizon: int = Field(default=1, gt=0, le=MAX_STEPS)  # steps predicted per sample
+    # steps between the starts of consecutive samples
+    stride: int = Field(default=1, gt=0, le=MAX_COUNT)
     # Variable-length sequences only: pad each batch to its longest sequence (masked) instead
     # of batching only sequences of equal length.
     padding: bool = False
@@ -80,23 +116,23 @@ class LayerSpec(_Spec):
     """One recurrent layer. `return_sequences` is not a key: it is set by position."""
 
     type: Literal["lstm", "gru", "simple_rnn"] = "lstm"
-    units: int = Field(gt=0)
-    activation: str = "tanh"  # tanh keeps LSTM/GRU on the fused cuDNN kernel on a GPU
+    units: int = Field(gt=0, le=MAX_UNITS)
+    activation: Activation = "tanh"  # tanh keeps LSTM/GRU on the fused cuDNN kernel on a GPU
     # Gate activation of lstm/gru (simple_rnn has no gates). None: sigmoid, Keras's default.
-    recurrent_activation: str | None = None
+    recurrent_activation: Activation | None = None
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     recurrent_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     # Also read the window backwards and concatenate both outputs (encoder side only).
     bidirectional: bool = False
     # L2 penalty on the input and recurrent kernels.
-    l2: float = Field(default=0.0, ge=0.0)
+    l2: float = Field(default=0.0, ge=0.0, le=10.0)
 
 
 class DenseSpec(_Spec):
     """A Dense layer between the recurrent stack and the output head."""
 
-    units: int = Field(gt=0)
-    activation: str = "relu"
+    units: int = Field(gt=0, le=MAX_UNITS)
+    activation: Activation = "relu"
 
 
 class ModelSpec(_Spec):
@@ -111,11 +147,11 @@ class ModelSpec(_Spec):
     # matching decoder layer, which emits `horizon` steps, each fed the previous step's output.
     topology: Literal["many_to_one", "many_to_many", "direct", "one_to_many",
                       "seq2seq"] = "many_to_one"
-    layers: list[LayerSpec] = Field(min_length=1)
-    dense: list[DenseSpec] = Field(default_factory=list)
+    layers: list[LayerSpec] = Field(min_length=1, max_length=MAX_LAYERS)
+    dense: list[DenseSpec] = Field(default_factory=list, max_length=MAX_LAYERS)
     # seq2seq only: decoder layers, one per encoder layer. None: the encoder's types and
     # units (twice the units after a bidirectional encoder layer).
-    decoder: list[LayerSpec] | None = None
+    decoder: list[LayerSpec] | None = Field(default=None, max_length=MAX_LAYERS)
     # seq2seq only: in training, feed the decoder the true previous value instead of its
     # own prediction (faster to learn; inference always feeds its own predictions back).
     teacher_forcing: bool = False
@@ -133,12 +169,12 @@ class ModelSpec(_Spec):
 
 class OptimizerSpec(_Spec):
     name: Literal["adam", "rmsprop", "sgd"] = "adam"
-    learning_rate: float = Field(default=0.001, gt=0.0)
+    learning_rate: float = Field(default=0.001, gt=0.0, le=10.0)
 
 
 class EarlyStoppingSpec(_Spec):
     enabled: bool = True
-    patience: int = Field(default=10, gt=0)
+    patience: int = Field(default=10, gt=0, le=MAX_COUNT)
     min_delta: float = Field(default=0.0, ge=0.0)
 
 
@@ -148,29 +184,29 @@ class TrainingSpec(_Spec):
     # carries from chunk to chunk (see docs/stateful.md).
     mode: Literal["stateless", "stateful"] = "stateless"
     # stateless: windows per gradient step. stateful: rows (series or segments) per batch.
-    batch_size: int = Field(default=32, gt=0)
+    batch_size: int = Field(default=32, gt=0, le=MAX_COUNT)
     # stateful only: time steps per chunk (truncated backpropagation). None: window.look_back.
-    chunk_length: int | None = Field(default=None, gt=0)
-    epochs: int = Field(default=100, gt=0)
+    chunk_length: int | None = Field(default=None, gt=0, le=MAX_STEPS)
+    epochs: int = Field(default=100, gt=0, le=MAX_COUNT)
     optimizer: OptimizerSpec = OptimizerSpec()
     loss: Literal["mse", "mae", "huber"] = "mse"
     early_stopping: EarlyStoppingSpec = EarlyStoppingSpec()
     # Fraction of each series, at its end, held out for validation (chronological split).
     validation: float = Field(default=0.1, ge=0.0, lt=0.9)
     shuffle: bool = True
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=MAX_SEED)
     # Compile the training step with XLA: about 2x faster epochs on CPU, same model. None:
     # on, except for seq2seq, whose unrolled decoder takes XLA ~20 s to compile.
     jit_compile: bool | None = None
     # Write a checkpoint (weights, optimizer state, epoch count) every N epochs, for
     # `train --resume` after a crash or a signal. 0: none.
-    checkpoint_every: int = Field(default=1, ge=0)
+    checkpoint_every: int = Field(default=1, ge=0, le=MAX_COUNT)
     # tf.distribute: none | mirrored (this machine's GPUs, else its CPU) | multi_worker (the
     # cluster in TF_CONFIG). batch_size is then per replica (see docs/scaling.md).
     distribute: Literal["none", "mirrored", "multi_worker"] = "none"
     # Prediction intervals (80%, 95%) from rollouts over the validation tail, for this many
     # steps ahead; rollout adds <target>_lo_80 ... columns. 0: none. See docs/evaluation.md.
-    interval_steps: int = Field(default=24, ge=0)
+    interval_steps: int = Field(default=24, ge=0, le=MAX_STEPS)
 
 
 class Config(_Spec):
@@ -205,6 +241,7 @@ class Config(_Spec):
                                  "stateful models predict step by step); use it with "
                                  "many_to_one, direct or one_to_many, or remove it")
         self._check_seq2seq()
+        self._check_size()
         if self.window.look_back is None:
             if self.model.topology != "many_to_many" or self.training.mode != "stateless":
                 raise ValueError("window.look_back: null (variable-length sequences) trains on "
@@ -268,6 +305,30 @@ class Config(_Spec):
                                  f"model.layers[{i}], so it must be type {enc.type} with {need} "
                                  f"units. Received: type {dec.type}, units {dec.units}")
 
+    def _check_size(self) -> None:
+        """Refuse a model whose weights alone would not fit in memory, naming the key that
+        contributes most (an estimate with one feature and one target: a lower bound)."""
+        m = self.model
+        if m.topology == "seq2seq" and self.window.horizon > MAX_SEQ2SEQ_HORIZON:
+            raise ValueError(f"window.horizon: seq2seq unrolls its decoder once per step, so "
+                             f"{self.window.horizon} steps would take hours to build; use at "
+                             f"most {MAX_SEQ2SEQ_HORIZON} or another topology (many_to_one, "
+                             f"direct)")
+        parts = _weights(m, look_back=self.window.look_back or 1, horizon=self.window.horizon)
+        total = sum(n for _, n in parts)
+        if total > MAX_WEIGHTS:
+            where, _ = max(parts, key=lambda p: p[1])
+            fix = ("use a shorter horizon or fewer units before the output layer (it has "
+                   "horizon x (units + 1) weights)" if where == "window.horizon" else
+                   "use fewer units (a Dense layer has units x (inputs + 1) weights)"
+                   if where.startswith("model.dense") else
+                   "use fewer units (an LSTM layer has 4 x units x (inputs + units + 1) "
+                   "weights)")
+            raise ValueError(f"{where}: the model would need at least {total:,} weights "
+                             f"({total * 4 / 1e9:,.1f} GB at 4 bytes each, before the "
+                             f"optimizer's copies), over the limit of {MAX_WEIGHTS:,} (2 GB); "
+                             f"{fix}")
+
     @property
     def chunk_length(self) -> int | None:
         return self.training.chunk_length or self.window.look_back
@@ -277,6 +338,33 @@ class Config(_Spec):
         return self.window.look_back is None
 
 
+def _weights(m: ModelSpec, *, look_back: int, horizon: int) -> list[tuple[str, int]]:
+    """(key path, weights) of each layer of `m`, with one feature and one target."""
+    gates = {"lstm": 4, "gru": 3, "simple_rnn": 1}
+    parts: list[tuple[str, int]] = []
+
+    def recurrent(stack: list[LayerSpec], name: str, width: int) -> int:
+        for i, layer in enumerate(stack):
+            u, k = layer.units, 2 if layer.bidirectional else 1
+            # Keras's GRU (reset_after) has a second bias; LSTM and SimpleRNN one
+            bias = 2 * u if layer.type == "gru" else u
+            weights = k * gates[layer.type] * (u * (width + u) + bias)
+            parts.append((f"model.{name}[{i}].units", weights))
+            width = k * u
+        return width
+
+    first = look_back if m.topology == "one_to_many" else 1  # the window flattened
+    width = recurrent(list(m.layers), "layers", first)
+    if m.topology == "seq2seq":
+        width = recurrent(m.decoder_layers(), "decoder" if m.decoder else "layers", 1)
+    for j, dense in enumerate(m.dense):
+        parts.append((f"model.dense[{j}].units", dense.units * (width + 1)))
+        width = dense.units
+    per_step = m.topology in ("many_to_many", "one_to_many", "seq2seq")
+    parts.append(("window.horizon", width + 1 if per_step else horizon * (width + 1)))
+    return parts
+
+
 def format_loc(loc: tuple[Any, ...]) -> str:
     """('model', 'layers', 1, 'units') -> 'model.layers[1].units'."""
     out = ""
@@ -284,7 +372,9 @@ def format_loc(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            text = text if text.isprintable() else repr(text)  # a key holding a line break
+            out += ("." if out else "") + _short(text, 40)
     return out or "(top level)"
 
 
@@ -323,7 +413,24 @@ def _describe(err: dict[str, Any]) -> str:
     msg = err["msg"]
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         msg = msg.replace("Input should be", "must be")
+    if kind == "less_than_equal" and loc and loc[-1] in _LIMITS:
+        msg += f" ({_LIMITS[loc[-1]]})"
     return f"{msg}. Received: {_short(repr(received))}"
+
+
+# Why each upper limit is there, shown with it.
+_STEPS = "a limit no real series needs; beyond it the arrays would not fit in memory"
+_LIMITS = {
+    "look_back": _STEPS, "horizon": _STEPS, "chunk_length": _STEPS, "interval_steps": _STEPS,
+    "batch_size": "a limit no real data set needs; one batch must fit in memory",
+    "stride": "a limit no real series needs", "season_length": "a limit no real series needs",
+    "epochs": "a limit no real training needs", "patience": "a limit no real training needs",
+    "checkpoint_every": "a limit no real training needs",
+    "units": "a limit no real model needs; its weights would not fit in memory",
+    "seed": "seeds are 32-bit: 0 to 4294967295",
+    "learning_rate": "larger steps diverge to NaN",
+    "l2": "a larger penalty only drives every weight to 0",
+}
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -333,17 +440,118 @@ def _short(text: str, limit: int = 80) -> str:
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """yaml.safe_load, except that a key given twice in one mapping is an error (PyYAML
-    silently keeps the last one)."""
+    silently keeps the last one), a key must be a plain value, and nesting is bounded."""
+
+    depth = 0  # of the node being composed
+    nodes = 0  # composed so far (an alias adds none: it is its anchor's node again)
+
+    def compose_node(self, parent, index):
+        # composing recurses once per level: 20,000 brackets would end in RecursionError
+        self.depth += 1
+        try:
+            problem = None
+            if self.depth > MAX_DEPTH:
+                problem = f"nested more than {MAX_DEPTH} levels deep"
+            elif not self.check_event(yaml.AliasEvent):
+                self.nodes += 1
+                if self.nodes > MAX_VALUES:
+                    problem = f"more than {MAX_VALUES:,} values; a config needs far fewer"
+            if problem:
+                raise yaml.composer.ComposerError(None, None, problem,
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node, deep=False):
         seen: set = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:  # `? [a, b]` or `{[1]: 2}`: PyYAML would fail on `key in seen`
+                kind = {list: "list", dict: "mapping", set: "set"}.get(type(key), "collection")
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a key must be a plain value such as a name, not a {kind}",
+                    key_node.start_mark) from None
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key '{key}' appears twice in one mapping", key_node.start_mark)
+                    None, None, f"key '{_short(str(key), 40)}' appears twice in one mapping",
+                    key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document that is small as text but huge once its aliases are expanded (a
+    "billion laughs" bomb), or whose aliases form a cycle, before any Python object is built.
+
+    An alias is the node of its anchor again, so the expanded size and depth of every node
+    are computed once (memoised), walking the graph without recursion."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_: set[int] = set()  # the nodes on the path being walked
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        kids = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                else node.value if isinstance(node, yaml.SequenceNode) else [])
+        if done:
+            size[id(node)] = 1 + sum(size[id(k)] for k in kids)
+            depth[id(node)] = 1 + max((depth[id(k)] for k in kids), default=0)
+            open_.discard(id(node))
+            if size[id(node)] > MAX_VALUES or depth[id(node)] > MAX_DEPTH:
+                what = (f"more than {MAX_VALUES:,} values" if size[id(node)] > MAX_VALUES
+                        else f"nesting more than {MAX_DEPTH} levels deep")
+                raise yaml.composer.ComposerError(
+                    None, None, f"its aliases expand to {what}; a config needs far fewer",
+                    node.start_mark)
+            continue
+        if id(node) in size:
+            continue
+        if id(node) in open_:
+            raise yaml.composer.ComposerError(
+                None, None, "an alias refers to the collection it is in", node.start_mark)
+        open_.add(id(node))
+        stack.append((node, True))
+        stack.extend((k, False) for k in kids if id(k) not in size)
+
+
+def _parse(text: str) -> Any:
+    """The YAML document in `text` as Python objects, within the limits above."""
+    # Fast path for the worst case: PyYAML scans up to 1024 characters ahead of every
+    # "[" or "{" for a possible key, so a run of brackets costs it half a second to reach
+    # the composer's depth check below. A run of openers is found here in one pass.
+    for run in re.finditer(r"[\[{][\[{\s]*", text):
+        openers = [i for i, c in enumerate(run.group(), run.start()) if c in "[{"]
+        if len(openers) > MAX_DEPTH:
+            at = openers[MAX_DEPTH]
+            line = text.count("\n", 0, at)
+            mark = yaml.Mark("<config>", at, line, at - (text.rfind("\n", 0, at) + 1), None,
+                             None)
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} "
+                                              "levels deep", mark)
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
+    """' line L, column C: invalid YAML (problem)' on one line."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return f" line {line}: invalid YAML (character #x{char:04x} is not allowed in YAML)"
+    mark = getattr(exc, "problem_mark", None)
+    where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+    problem = re.sub(r"\s*\n\s*", " ", str(getattr(exc, "problem", None) or exc))
+    return f"{where} invalid YAML ({problem})"
 
 
 def config_from_dict(raw: Any, *, source: str = "config") -> Config:
@@ -365,15 +573,29 @@ def load_config(path: str | Path) -> Config:
     """Read a YAML config safely and validate it."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)  # a bounded read: the path may be /dev/zero
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: cannot read config: is a directory; give the YAML "
+                          "file itself") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read config: permission denied") from None
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise ConfigError(f"{path}: cannot read config: {reason}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: the config is over {MAX_CONFIG_BYTES:,} bytes; a config "
+                          "needs a few hundred")
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 "
+                          "text; save the config as UTF-8") from None
+    try:
+        raw = _parse(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
-        raise ConfigError(f"{path}:{where} invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise ConfigError(f"{path}:{_yaml_problem(exc, text)}") from None
     return config_from_dict(raw, source=str(path))
