@@ -255,6 +255,10 @@ def test_log_file_for_cron(tmp_path, cli, trained):
     (["rollout", "x.csv", "-m", "run", "-H", "-5"], "Invalid value for '--horizon'"),
     (["predict", "x.csv", "--bogus"], "No such option: --bogus"),
     (["train", "x.csv"], "Missing option"),
+    (["rollout", "x.csv", "-m", "run", "-H", "99999999999999999999999"],
+     "less than or equal to 100000"),
+    (["train", "x.csv", "-o", "run", "--seed", "-1"], "greater than or equal to 0"),
+    (["train", "x.csv", "-o", "run", "--seed", str(2**32)], "less than or equal to 4294967295"),
 ])
 def test_usage_errors_are_one_line_too(args, fragment):
     """The installed entry point turns Typer's usage block into one `error:` line, exit 2."""
