@@ -18,7 +18,7 @@ from lstmcli import checkpoints
 from lstmcli.backend import import_keras
 from lstmcli.checkpoints import ResumeState
 from lstmcli.config import TrainingSpec
-from lstmcli.errors import Interrupted
+from lstmcli.errors import Interrupted, ModelError
 from lstmcli.signals import StopRequest
 
 # on_epoch(epoch (1-based), epochs, logs, seconds)
@@ -154,8 +154,23 @@ def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None
         def on_epoch_end(self, epoch, logs=None):  # runs after the epoch's checkpoint
             self._check()
 
+    class _Diverged(keras.callbacks.Callback):
+        """A loss or a weight that is NaN or infinite ends training with a ModelError,
+        before the epoch is reported, early stopping counts it or a checkpoint keeps it.
+        (The weights too: the last update of an epoch without validation can break them
+        while the epoch's loss, computed before it, is still finite.)"""
+
+        def on_epoch_end(self, epoch, logs=None):
+            bad = [f"{k} {float(v)}" for k, v in (logs or {}).items()
+                   if k in ("loss", "val_loss") and not np.isfinite(float(v))]
+            if not bad and not all(np.isfinite(w).all() for w in self.model.get_weights()):
+                bad = ["the weights are not finite"]
+            if bad:
+                raise _diverged(epoch + 1, ", ".join(bad), spec, persist)
+
     rows: list[dict] = list(resume.history) if resume else []
-    callbacks = [*data.callbacks, _Progress()]
+    # after data.callbacks: a stateful layout's own validation writes logs["val_loss"]
+    callbacks = [*data.callbacks, _Diverged(), _Progress()]
     stopper = None
     if spec.early_stopping.enabled:
         stopper = _Stopper(
@@ -210,3 +225,18 @@ def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None
                        monitor=monitor, stopped_early=last < epochs or bool(
                            resume and resume.stopped),
                        seconds=round(seconds, 3))
+
+
+def _diverged(epoch: int, what: str, spec: TrainingSpec, persist: Persistence | None
+              ) -> ModelError:
+    """Training went to NaN or infinity: nothing is saved. Checkpoints of the epochs before
+    are kept (as after a signal): `--resume --epochs N` turns the last one into a run."""
+    hint = ""
+    kept = checkpoints.latest(persist.work) if persist is not None else None
+    if kept is not None:
+        done = int(kept.name.split("-")[1])
+        hint = (f"; the checkpoint after epoch {done} is kept in {persist.work} (--resume "
+                f"--epochs {done} saves the best epoch up to it; --force starts over)")
+    return ModelError(f"training diverged at epoch {epoch} ({what}); lower "
+                      f"training.optimizer.learning_rate (now {spec.optimizer.learning_rate:g})"
+                      f" or check data.scaling; nothing was written{hint}")

@@ -11,7 +11,9 @@ import yaml
 
 from conftest import TINY, write_yaml
 
-CASES = yaml.safe_load((Path(__file__).parent / "bad_inputs" / "cases.yaml").read_text())
+# cases.yaml holds the first rounds; each later family has a file of its own beside it.
+CASES = [case for path in sorted((Path(__file__).parent / "bad_inputs").glob("*.yaml"))
+         for case in yaml.safe_load(path.read_text()) or []]
 
 
 def test_the_corpus_is_big_enough():
@@ -19,6 +21,43 @@ def test_the_corpus_is_big_enough():
 
 
 def _break(run: Path, how: str) -> None:
+    def scaler(**values):
+        return lambda meta: meta["scaler"].update(values)
+
+    def top(key, value):
+        return lambda meta: meta.update({key: value})
+
+    # the default tiny run: daily, one column y, minmax, look_back 4, horizon 1, intervals
+    meta_edits = {
+        "scaler_zero": scaler(scale=[0.0]),
+        "scaler_negative": scaler(scale=[-2.5]),
+        "scaler_nan": scaler(scale=[float("nan")]),
+        "scaler_inf": scaler(shift=[float("inf")]),
+        "scaler_wrong_length": scaler(scale=[1.0, 2.0]),
+        "scaler_strings": scaler(shift=["6.9"]),
+        "scaler_kind": scaler(kind="standard"),
+        "scaler_columns": scaler(columns=["z"]),
+        "scaler_series_short": scaler(series={"series_0": {"shift": [], "scale": []}}),
+        "scaler_missing": lambda meta: meta.pop("scaler"),
+        "config_missing": lambda meta: meta.pop("config"),
+        "format_version_true": top("format_version", True),
+        "freq_bogus": top("freq", "every other tuesday"),
+        "freq_zero": top("freq", 0),
+        "last_ds_not_a_time": top("last_ds", {"series_0": "yesterday"}),
+        "intervals_short": lambda meta: meta["intervals"]["lo"].update(
+            {"80": meta["intervals"]["lo"]["80"][:2]}),
+        "intervals_strings": lambda meta: meta["intervals"]["hi"]["95"].__setitem__(
+            0, ["wide"]),
+        "training_not_an_object": top("training", "fast"),
+    }
+    # how -> (input time steps, input features, head units, output reshape, sequences out)
+    models = {
+        "look_back_model": (7, 1, 1, (1, 1), False),
+        "free_time_model": (None, 1, 1, None, True),
+        "two_target_model": (4, 1, 2, (1, 2), False),
+        "horizon_model": (4, 1, 3, (3, 1), False),
+        "flat_output_model": (4, 1, 1, None, False),
+    }
     if how == "delete_model":
         (run / "model.keras").unlink()
     elif how == "truncate_model":
@@ -51,6 +90,32 @@ def _break(run: Path, how: str) -> None:
         out = keras.layers.Lambda(lambda x: x[:, -1:, :] * 2)(inp)
         keras.Model(inp, out).save(run / "model.keras")
         assert zipfile.is_zipfile(run / "model.keras")
+    elif how in meta_edits:  # bundle.json edited by hand: checked on load (BundleMeta)
+        meta = json.loads((run / "bundle.json").read_text())
+        meta_edits[how](meta)
+        (run / "bundle.json").write_text(json.dumps(meta))  # NaN, Infinity as Python writes
+    elif how == "deep_json":  # json's parser recurses once per level
+        (run / "bundle.json").write_text("[" * 100_000 + "]" * 100_000)
+    elif how == "deep_json_parsed":  # deep enough to hurt later, shallow enough to parse
+        meta = json.loads((run / "bundle.json").read_text())
+        (run / "bundle.json").write_text(json.dumps(meta)[:-1] + ', "x": ' + "[" * 500
+                                         + "]" * 500 + "}")
+    elif how == "huge_int_json":  # 5000 digits: beyond Python's int conversion limit
+        text = (run / "bundle.json").read_text()
+        (run / "bundle.json").write_text(text.replace('"shift": [', '"shift": [' + "9" * 5000
+                                                      + ", ", 1))
+    elif how == "binary_json":
+        (run / "bundle.json").write_bytes(b"\xff\xfe\x00{}")
+    elif how in models:  # a model.keras from another run: other shapes than bundle.json's
+        from lstmcli.backend import import_keras
+
+        keras = import_keras()
+        steps, features, units, out_shape, sequences = models[how]
+        inp = keras.Input((steps, features))
+        x = keras.layers.Dense(units)(keras.layers.LSTM(2, return_sequences=sequences)(inp))
+        if out_shape is not None:
+            x = keras.layers.Reshape(out_shape)(x)
+        keras.Model(inp, x).save(run / "model.keras")
     else:
         raise ValueError(how)
 
