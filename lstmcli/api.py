@@ -140,8 +140,8 @@ def save_window_set(ws: WindowSet, out: str | Path, config: Config) -> Path:
 def train(data_path: str | Path, config: Config | None, *, out: str | Path,
           epochs: int | None = None,
           seed: int | None = None, force: bool = False, resume: bool = False,
-          wait: bool = False, distribute: str | None = None, on_epoch=None,
-          on_wait=None) -> dict:
+          wait: bool = False, distribute: str | None = None, horizon: int | None = None,
+          on_epoch=None, on_wait=None) -> dict:
     """Train a model on a CSV and write the run directory `out`. Returns a summary.
 
     The run is built in its work directory (checkpoints/ each epoch) and renamed to `out`
@@ -161,7 +161,11 @@ def train(data_path: str | Path, config: Config | None, *, out: str | Path,
     if config is None:  # picked from the data (which is then read only once)
         from lstmcli.defaults import picked
 
-        config, frame, auto_notes = picked(data_path)
+        config, frame, auto_notes = picked(data_path, horizon=horizon)
+    elif horizon is not None and horizon != config.window.horizon:
+        doc = config.model_dump(mode="json")
+        doc["window"]["horizon"] = horizon
+        config = config_from_dict(doc, source="--horizon")
     if distribute is not None:
         doc = config.model_dump(mode="json")
         doc["training"]["distribute"] = distribute
@@ -270,13 +274,25 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         # cannot compile the all-reduce between CPU workers
         jit = (config.model.topology != "seq2seq" and not config.variable_length
                and cluster is None)
+    members = config.training.ensemble
+    if members > 1:
+        every = 0  # the members are trained one after another; a restart trains them anew
+        notes.append(f"ensemble: {members} models (seeds {config.training.seed}.."
+                     f"{config.training.seed + members - 1}); forecasts are their median")
     with graceful_stop() as stop:
         persist = Persistence(work=work, fingerprint=print_, every=every, resume=state,
                               stop=stop)
         try:
             with distribute.scope(strategy), generator_errors():
-                result = fit(fitted, data, config.training, on_epoch=on_epoch,
-                             jit_compile=jit, persist=persist, strategy=strategy)
+                trained, results = [], []
+                for k in range(members):
+                    if k:  # the next member: its own seed, its own initial weights
+                        seed_everything(config.training.seed + k)
+                        model = fitted = build_model(config.model, **shape)
+                    results.append(fit(fitted, data, config.training, on_epoch=on_epoch,
+                                       jit_compile=jit, persist=persist, strategy=strategy))
+                    trained.append(model)
+                result = _ensemble_result(results)
         except Interrupted as exc:
             kept = checkpoints.latest(work)
             hint = (f"; checkpoint after epoch {int(kept.name.split('-')[1])} kept in {work}; "
@@ -289,6 +305,10 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         check_unchanged(frame)
     if fitted is not model:
         copy_weights(fitted, model)  # the saved model always feeds its own predictions back
+    if members > 1:
+        from lstmcli.topology import median_of
+
+        model = median_of(trained)
     intervals = (_calibrate(model, frame, scaler, config, notes)
                  if writer and not config.data.stream else None)
 
@@ -324,6 +344,19 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
             "x_shape": data.x_shape, "y_shape": data.y_shape,
             "training": training, "notes": frame.notes + notes,
             "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _ensemble_result(results: list):
+    """One TrainResult for K members: the histories one after another (with a `member`
+    column when K > 1), times added, the mean of the members' best losses."""
+    if len(results) == 1:
+        return results[0]
+    from dataclasses import replace
+
+    history = [{"member": k, **row} for k, r in enumerate(results) for row in r.history]
+    return replace(results[-1], history=history,
+                   best_loss=float(np.mean([r.best_loss for r in results])),
+                   seconds=round(sum(r.seconds for r in results), 3))
 
 
 def _calibrate(model, frame: Frame, scaler: Scaler, config: Config, notes: list[str]
@@ -553,17 +586,50 @@ def read_future(path: str | Path, frame: Frame, horizon: int) -> dict[str, pd.Da
     return got
 
 
-def _interval_bands(bundle, horizon: int, n_targets: int, notes: list[str]) -> dict:
-    """level -> (lo, hi) offsets for a rollout, when the run was calibrated."""
+def _interval_bands(bundle, horizon: int, n_targets: int, notes: list[str],
+                    scale: np.ndarray | None = None) -> dict:
+    """level -> (lo, hi) offsets for a rollout of one series (`scale`: its scaler's), when
+    the run was calibrated."""
     from lstmcli.intervals import bands
 
     found = bundle.meta.get("intervals")
     if not found or _runs_whole_history(bundle):
         return {}
-    if horizon > found["horizon"]:
-        notes.append(f"prediction intervals cover the first {found['horizon']} step(s) (as "
-                     "calibrated at training; training.interval_steps); later steps have none")
-    return bands(found, horizon, n_targets)
+    note = (f"prediction intervals are calibrated for the first {found['horizon']} step(s) "
+            "(training.interval_steps, at most the validation tail); later steps extend the "
+            "last width by sqrt(h / N)")
+    if horizon > found["horizon"] and note not in notes:
+        notes.append(note)
+    return bands(found, horizon, n_targets, scale)
+
+
+def _with_baseline(frame: Frame, bundle, used: list, pred: list, short: list, horizon: int,
+                   notes: list[str]) -> tuple[list, list]:
+    """Series shorter than look_back: a Seasonal-Naive forecast (Naive when shorter than a
+    season), in original units, with a note naming them. Returns (series, forecasts) in the
+    file's order."""
+    from lstmcli import metrics
+
+    m = bundle.config.data.season_length or metrics.season_length(frame.freq)
+    got = dict(zip([s.id for s in used], pred, strict=True))
+    for s in short:
+        history = s.values[:, frame.target_idx]
+        got[s.id] = (metrics.seasonal_naive(history, horizon, m) if len(history) >= m > 1
+                     else metrics.naive(history, horizon))
+    names = ", ".join(repr(s.id) for s in short[:5]) + (
+        f" and {len(short) - 5} more" if len(short) > 5 else "")
+    notes.append(f"{len(short)} series shorter than look_back {bundle.config.window.look_back} "
+                 f"forecast by {'Seasonal-Naive' if m > 1 else 'Naive'} (Naive if shorter "
+                 f"than a season): {names}")
+    return list(frame.series), [got[s.id] for s in frame.series]
+
+
+def _floor(history: np.ndarray) -> np.ndarray:
+    """Per target: 0 for a series that was never negative (its forecasts and bounds are
+    clipped there), else -inf (no clipping)."""
+    with np.errstate(invalid="ignore"):
+        never_negative = np.nanmin(history, axis=0) >= 0
+    return np.where(never_negative, 0.0, -np.inf)
 
 
 def _runs_whole_history(bundle) -> bool:
@@ -818,7 +884,7 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
     if _runs_whole_history(bundle):
         from lstmcli.stateful import warm_up_rollout
 
-        used, notes = list(frame.series), []
+        used, notes, baseline = list(frame.series), [], set()
         exo = _future_features(frame, used, bundle.scaler, horizon, known)
         if sf is not None:  # streamed: the histories are read block by block
             from lstmcli.stateful_stream import rollout as streamed_rollout
@@ -832,24 +898,33 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
             twin, rows = _twin_and_rows(bundle, frame)
             pred = warm_up_rollout(twin, rows, horizon=horizon, feedback=order, exo=exo)
     else:
-        scaled, notes = _scaled_inputs(frame, bundle.scaler, w.look_back)
-        used = [s for s, _ in scaled]
-        steps = horizon + w.horizon  # whole model calls
-        pred = window_rollout(bundle.model, _last_windows(scaled, w.look_back), horizon=horizon,
-                              feedback=order, per_step=_per_step_model(bundle),
-                              exo=_future_features(frame, used, bundle.scaler, steps, known))
-    pred = np.stack([bundle.scaler.of(s.id).inverse(p, frame.target_idx)
-                     for s, p in zip(used, pred, strict=True)])
-    bands = _interval_bands(bundle, horizon, len(frame.targets), notes)
-
+        short = [s for s in frame.series if len(s.values) < w.look_back]
+        used, pred, notes, baseline = [], [], [], {s.id for s in short}
+        if len(short) < len(frame.series):
+            scaled, _ = _scaled_inputs(frame, bundle.scaler, w.look_back)
+            used = [s for s, _ in scaled]
+            steps = horizon + w.horizon  # whole model calls
+            pred = list(window_rollout(
+                bundle.model, _last_windows(scaled, w.look_back), horizon=horizon,
+                feedback=order, per_step=_per_step_model(bundle),
+                exo=_future_features(frame, used, bundle.scaler, steps, known)))
+        if short:  # every series gets a forecast: the baseline for those too short
+            used, pred = _with_baseline(frame, bundle, used, pred, short, horizon, notes)
+    pred = [p if s.id in baseline else bundle.scaler.of(s.id).inverse(p, frame.target_idx)
+            for s, p in zip(used, pred, strict=True)]
     records: list[dict] = []
     for s, p in zip(used, pred, strict=True):
+        scale = bundle.scaler.of(s.id).scale[frame.target_idx]
+        bands = _interval_bands(bundle, horizon, len(frame.targets), notes, scale)
+        floor = _floor(s.values[:, frame.target_idx])
+        p = np.maximum(p, floor)
         rows = _rows(frame, s, _future(frame, s, horizon), p)
         for level, (lo, hi) in bands.items():
+            lo, hi = np.maximum(p + lo, floor), np.maximum(p + hi, floor)
             for h, row in enumerate(rows):
                 for k, target in enumerate(frame.targets):
-                    row[f"{target}_lo_{level}"] = p[h, k] + lo[h, k]
-                    row[f"{target}_hi_{level}"] = p[h, k] + hi[h, k]
+                    row[f"{target}_lo_{level}"] = lo[h, k]
+                    row[f"{target}_hi_{level}"] = hi[h, k]
         records += rows
     table = pd.DataFrame.from_records(records)
     return table, {"command": "rollout", "run_dir": str(run_dir), "data": str(data_path),

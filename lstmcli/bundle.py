@@ -369,6 +369,9 @@ def load_bundle(run_dir: str | Path) -> Bundle:
         raise BundleError(f"{model_path}: not a Keras model file (empty, truncated or not a "
                           "zip archive); retrain with `lstmcli train`")
     keras = import_keras()
+    from lstmcli.topology import custom_layers
+
+    custom_layers()  # lstmcli's own layers, found by their registered names
     try:
         model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
     except Exception as exc:  # noqa: BLE001 - any load failure is a bad bundle

@@ -277,6 +277,11 @@ def train(
         "--distribute", help="Override training.distribute: none, mirrored (this machine's "
         "GPUs) or multi_worker (the cluster in TF_CONFIG; run it on every worker).",
         show_default=False)] = None,
+    horizon: Annotated[int | None, typer.Option(
+        "--horizon", "-H", min=1, max=MAX_STEPS, help="Steps the model forecasts from one "
+        "window (window.horizon): train for the forecast you will ask `rollout` for. Without "
+        "--config the picked config uses it (default: from the season length).",
+        show_default=False)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted training "
                                          "of RUN_DIR from its last checkpoint (same data and "
                                          "config; --epochs may be raised).")] = False,
@@ -309,7 +314,7 @@ def train(
     report = out.epoch_reporter()
     try:
         summary = api.train(data, cfg, out=run_dir, epochs=epochs, seed=seed, force=force,
-                            resume=resume, wait=wait, distribute=distribute,
+                            resume=resume, wait=wait, distribute=distribute, horizon=horizon,
                             on_epoch=report, on_wait=out.note)
     finally:
         getattr(report, "stop", lambda: None)()

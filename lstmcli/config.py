@@ -77,7 +77,7 @@ class DataSpec(_Spec):
     missing: Literal["error", "interpolate", "ffill", "drop"] = "error"
     # Scaling is fitted on the training part only. LSTMs trained on raw values saturate
     # their tanh gates and cannot extrapolate, so "none" is for data already in [-1, 1].
-    scaling: Literal["minmax", "standard", "none"] = "minmax"
+    scaling: Literal["minmax", "standard", "mean", "none"] = "minmax"
     # Long format: scale each series by its own training rows (series of very different
     # levels then train one global model on comparable inputs). False: one scaler for all.
     scale_per_series: bool = False
@@ -159,6 +159,11 @@ class ModelSpec(_Spec):
     # values back to its outputs, so it learns changes, not levels: it follows a trend past
     # the range it was trained on (many_to_one, direct, one_to_many; stateless).
     residual: Literal["none", "last_value"] = "none"
+    # window: each window's target columns are divided by their mean absolute value over
+    # the window (its level) before the network and the outputs multiplied back, so series
+    # of any level, and a series whose level drifts, reach the network on comparable inputs
+    # (as N-BEATS and DeepAR do). Same topologies as residual.
+    normalize: Literal["none", "window"] = "none"
 
     def decoder_layers(self) -> list[LayerSpec]:
         if self.decoder is not None:
@@ -191,8 +196,15 @@ class TrainingSpec(_Spec):
     optimizer: OptimizerSpec = OptimizerSpec()
     loss: Literal["mse", "mae", "huber"] = "mse"
     early_stopping: EarlyStoppingSpec = EarlyStoppingSpec()
-    # Fraction of each series, at its end, held out for validation (chronological split).
-    validation: float = Field(default=0.1, ge=0.0, lt=0.9)
+    # Held out for validation at the end of each series (chronological split): a fraction of
+    # each series (0.1), or a number of steps (24: the last 24 steps of every series, the
+    # forecast a user asks for, whatever the series' length). 0: no validation.
+    validation: float = Field(default=0.1, ge=0.0, le=MAX_STEPS)
+
+    @property
+    def validation_steps(self) -> int | None:
+        """The steps held out at the end of each series, when given as steps."""
+        return int(self.validation) if self.validation >= 1 else None
     shuffle: bool = True
     seed: int = Field(default=42, ge=0, le=MAX_SEED)
     # Compile the training step with XLA: about 2x faster epochs on CPU, same model. None:
@@ -207,6 +219,9 @@ class TrainingSpec(_Spec):
     # Prediction intervals (80%, 95%) from rollouts over the validation tail, for this many
     # steps ahead; rollout adds <target>_lo_80 ... columns. 0: none. See docs/evaluation.md.
     interval_steps: int = Field(default=24, ge=0, le=MAX_STEPS)
+    # Train this many models (seeds seed, seed + 1, ...) and forecast with the median of
+    # their outputs, as N-BEATS does; model.keras holds them all as one model.
+    ensemble: int = Field(default=1, ge=1, le=50)
 
 
 class Config(_Spec):
@@ -266,6 +281,22 @@ class Config(_Spec):
             raise ValueError("model.residual: last_value needs a fixed window whose last row "
                              "it can subtract: topology many_to_one, direct or one_to_many, "
                              "stateless, with a window.look_back")
+        if self.training.ensemble > 1 and (self.training.mode == "stateful"
+                                           or self.model.topology == "seq2seq"
+                                           or self.training.distribute != "none"):
+            raise ValueError("training.ensemble: members are combined by the median of their "
+                             "outputs in one stateless model; not with stateful training, "
+                             "seq2seq or training.distribute")
+        v = self.training.validation
+        if 0.9 <= v < 1 or (v >= 1 and v != int(v)):
+            raise ValueError(f"training.validation: {v} is neither a fraction of each series "
+                             "below 0.9 (such as 0.1) nor a whole number of steps (such as 24)")
+        if self.model.normalize != "none" and (
+                self.model.topology not in ("many_to_one", "direct", "one_to_many")
+                or self.training.mode == "stateful" or self.variable_length):
+            raise ValueError("model.normalize: window divides each whole window by its level: "
+                             "topology many_to_one, direct or one_to_many, stateless, with a "
+                             "window.look_back")
         if self.data.stream and (self.data.calendar or self.training.distribute != "none"
                                  or self.data.scale_per_series or self.data.future):
             raise ValueError("data.stream: streaming does not support data.calendar, "

@@ -1,18 +1,23 @@
-"""A config picked from the data, for `lstmcli train DATA.csv --out RUN_DIR` without --config.
+"""A config picked from the data, for `lstmcli train DATA.csv --out RUN_DIR` (and `backtest`)
+without --config. Measured choices, with the figures, in docs/accuracy.md:
 
-What it picks, and why (measured in docs/accuracy.md):
-- look_back: two seasons (season length from the frequency), at least 8, at most 96, and
-  at most a quarter of the shortest series;
-- calendar features for the frequency (month for monthly and quarterly data, day of week
-  for daily, hour and day of week for hourly, week of year for weekly);
-- one LSTM(32) that learns changes from the window's last value (model.residual:
-  last_value), so trends beyond the training range are followed;
-- min-max scaling on the training rows, a 10% validation tail (at least one season),
-  early stopping with patience 20 of at most 200 epochs, batch 32.
+- horizon H: the one asked for (`train --horizon`, `backtest -H`), else `default_horizon`
+  (halved while the series are too short for it); the model emits all H steps from one
+  window (a direct head) and `rollout` uses it in one call, in blocks of H beyond it;
+- look_back: 1.5 H or two seasons, whichever is longer, bounded by the series' lengths;
+- scale-free: each series divided by its own mean absolute value (per series, no shift, so a
+  positive series stays positive), each window divided again by its own level inside the
+  model, and changes learnt from the window's last value (model.residual: last_value);
+- validation on the last H steps of each series (the forecast the user asks for; with few
+  series, at least a fifth of the shortest, for enough validation windows);
+- one LSTM(64), MAE loss, batch 256, Adam at 0.003, early stopping (patience 10);
+- calendar features only for a single series (across many series the month pattern is in
+  the window: two seasons of it).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from lstmcli import metrics
@@ -21,35 +26,63 @@ from lstmcli.data import Frame, read_series, with_calendar
 
 CALENDAR = {1: [], 4: ["month"], 5: ["dayofweek"], 7: ["dayofweek"], 12: ["month"],
             24: ["hour", "dayofweek"], 52: ["weekofyear"]}
+MANY = 20  # series from which the validation tail is exactly H steps
 
 
-def auto_config(frame: Frame) -> tuple[Config, list[str]]:
+def default_horizon(season: int) -> int:
+    """Two seasons (monthly 24, quarterly 8, daily 14, hourly 48), a quarter of a year for
+    weekly data (13), 6 steps without a season."""
+    return 13 if season == 52 else 2 * season if season > 1 else 6
+
+
+def _tail(h: int, lengths: list[int]) -> int:
+    """Validation steps at the end of each series: H, or with few series at least a fifth
+    of the shortest (for more than one validation window)."""
+    return h if len(lengths) >= MANY else max(h, math.ceil(0.2 * lengths[0]))
+
+
+def auto_config(frame: Frame, horizon: int | None = None) -> tuple[Config, list[str]]:
     season = metrics.season_length(frame.freq)
-    shortest = min(len(s.values) for s in frame.series)
-    look_back = max(2, min(max(8, 2 * season), 96, shortest // 4))
-    calendar = CALENDAR.get(season, []) if frame.time_col is not None and not isinstance(
-        frame.freq, int) else []
-    validation = 0.1 if shortest * 0.1 >= season else min(0.3, season / shortest)
+    lengths = sorted(len(s.values) for s in frame.series)
+    median = lengths[len(lengths) // 2]
+    asked = horizon or default_horizon(season)
+    h = asked
+    while h > 1 and median - _tail(h, lengths) - h < max(4, season):
+        h = math.ceil(h / 2)  # series too short for this head: rollout goes on in blocks
+    tail = _tail(h, lengths)
+    # long enough to see the cycle and the horizon, short enough that the median series
+    # keeps training windows after its validation tail
+    look_back = max(math.ceil(1.5 * h), 2 * season if season > 1 else 4)
+    look_back = max(2, min(look_back, 96, median - tail - h))
+    calendar = (CALENDAR.get(season, []) if len(lengths) == 1 and frame.time_col is not None
+                and not isinstance(frame.freq, int) else [])
     doc = {
-        "data": {"calendar": calendar},
-        "window": {"look_back": look_back},
-        "model": {"layers": [{"units": 32}], "residual": "last_value"},
-        "training": {"epochs": 200, "batch_size": 32, "validation": round(validation, 3),
-                     "early_stopping": {"patience": 20}},
+        "data": {"calendar": calendar, "scaling": "mean",
+                 "scale_per_series": frame.is_long and len(lengths) > 1},
+        "window": {"look_back": look_back, "horizon": h},
+        "model": {"layers": [{"units": 64}], "residual": "last_value", "normalize": "window"},
+        "training": {"epochs": 100, "batch_size": 256, "loss": "mae", "validation": tail,
+                     "optimizer": {"learning_rate": 0.003},
+                     "early_stopping": {"patience": 10}, "interval_steps": h},
     }
     config = config_from_dict(doc, source="automatic config")
-    notes = [f"no --config: picked look_back {look_back} (season length {season}), calendar "
-             f"features {calendar or 'none'}, one LSTM(32) learning changes from the last "
-             f"value, validation {validation:.0%}, early stopping (patience 20, up to 200 "
-             "epochs); the config is saved as RUN_DIR/config.yaml to edit and reuse"]
+    said = ("" if h == asked and horizon else
+            " (the default for this frequency; set --horizon)" if h == asked else
+            f" (of the {asked} asked: the series are short; rollout goes on in blocks)")
+    notes = [f"no --config: picked horizon {h}{said}"
+             f", look_back {look_back} (season length {season}), each series and window "
+             "scaled by its own level, one LSTM(64) forecasting the horizon at once, validation "
+             f"on the last {tail} steps of each series, early stopping (patience 10); the "
+             "config is saved as RUN_DIR/config.yaml to edit and reuse"]
     return config, notes
 
 
-def picked(data_path: str | Path) -> tuple[Config, Frame, list[str]]:
+def picked(data_path: str | Path, horizon: int | None = None
+           ) -> tuple[Config, Frame, list[str]]:
     """Read the CSV once: the automatic config, the frame as that config reads it (with its
     calendar columns), and the note saying what was picked."""
     frame = read_series(data_path, DataSpec())
-    config, notes = auto_config(frame)
+    config, notes = auto_config(frame, horizon)
     if config.data.calendar:
         frame = with_calendar(frame, config.data.calendar)
     return config, frame, notes

@@ -175,7 +175,7 @@ def backtest(data_path: str | Path, config: Config | None, *, horizon: int, orig
     if config is None:  # what `train` without --config would pick, from all the rows
         from lstmcli.defaults import picked
 
-        config, frame, notes = picked(data_path)
+        config, frame, notes = picked(data_path, horizon=horizon)
     else:
         if config.data.future:
             raise UsageError("backtest: data.future (covariates known ahead) is not supported "

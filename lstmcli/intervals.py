@@ -2,7 +2,8 @@
 
 After training, the model rolls out from every origin in each series' validation tail (rows
 it did not fit; early stopping did look at their loss), and the errors y − ŷ of each
-horizon step, in original units, are collected over all those origins. Each error is
+horizon step are collected over all those origins, each in its series' own units (divided
+by the series' scaler scale, so series of any level pool on one footing). Each error is
 divided by its step's scale s_h (the mean absolute error of step h, made non-decreasing in
 h); the conformal order statistics q_lo, q_hi of all these normalised errors
 (`metrics.interval_from_residuals`) give the interval [ŷ + s_h·q_lo, ŷ + s_h·q_hi] for
@@ -12,7 +13,8 @@ intervals built on one or two errors. Stored in bundle.json; `rollout` adds the 
 
 Widths grow with h because the errors of far steps are larger: no distribution is assumed.
 Calibrated for `horizon` steps (at most the longest validation tail), from at most
-MAX_ORIGINS origins; steps beyond get no interval (NaN) and rollout says so.
+MAX_ORIGINS origins; steps beyond extend the last calibrated width by √(h / N), and rollout
+says so.
 """
 
 from __future__ import annotations
@@ -65,9 +67,12 @@ def calibrate(model, series: list[tuple], *, feature_idx: list[int], target_idx:
                           per_step=per_step, exo=np.stack(known))
     pred = np.stack([series[i][2].inverse(p, target_idx)
                      for (i, _), p in zip(places, pred, strict=True)])
-    errors = np.stack(truths) - pred  # (origins, horizon, targets); NaN past a series' end
+    # in each series' own units (its scaler's scale): series of different levels pool their
+    # errors on one footing, and rollout multiplies the offsets back per series
+    units = np.stack([series[i][2].scale[target_idx] for i, _ in places])[:, None, :]
+    errors = (np.stack(truths) - pred) / units  # (origins, horizon, targets); NaN past ends
     out = {"method": METHOD, "levels": list(LEVELS), "horizon": horizon,
-           "origins": len(windows), "lo": {}, "hi": {}}
+           "origins": len(windows), "units": "scaled", "lo": {}, "hi": {}}
     for level in LEVELS:
         lo, hi = zip(*(_offsets(errors[:, :, k], level / 100) for k in range(len(target_idx))),
                      strict=True)
@@ -96,14 +101,23 @@ def _listed(a: np.ndarray) -> list:
     return [[None if not np.isfinite(v) else float(v) for v in row] for row in a]
 
 
-def bands(intervals: dict, horizon: int, n_targets: int) -> dict[int, tuple[np.ndarray, ...]]:
-    """level -> (lo, hi) offsets of shape (horizon, targets); NaN past the calibrated steps."""
+def bands(intervals: dict, horizon: int, n_targets: int, scale: np.ndarray | None = None
+          ) -> dict[int, tuple[np.ndarray, ...]]:
+    """level -> (lo, hi) offsets of shape (horizon, targets) in original units. `scale`: the
+    series' scaler scale of each target (offsets calibrated in scaled units, `"units":
+    "scaled"`, are multiplied by it; older runs stored original units).
+
+    Steps past the calibrated ones extend the last calibrated offsets by √(h / N) (N: the
+    calibrated steps), the growth of a random walk's spread; rollout says so."""
+    factor = scale if intervals.get("units") == "scaled" and scale is not None else 1.0
     out = {}
     for level in intervals["levels"]:
-        lo = np.full((horizon, n_targets), np.nan)
-        hi = np.full((horizon, n_targets), np.nan)
-        known = np.array(intervals["lo"][str(level)], dtype="float64")[:horizon]
-        lo[:len(known)] = known
-        hi[:len(known)] = np.array(intervals["hi"][str(level)], dtype="float64")[:horizon]
-        out[int(level)] = (lo, hi)
+        sides = []
+        for side in ("lo", "hi"):
+            known = np.array(intervals[side][str(level)], dtype="float64")[:horizon]
+            n = len(known)
+            grow = np.sqrt(np.arange(n + 1, horizon + 1) / n)[:, None] if n else None
+            extra = known[-1:] * grow if n and horizon > n else np.empty((0, n_targets))
+            sides.append(np.concatenate([known, extra]) * factor)
+        out[int(level)] = tuple(sides)
     return out

@@ -35,8 +35,14 @@ def resolved(config: Config, frame: Frame) -> Config:
 def training_rows(n_rows: int, config: Config) -> int:
     """Rows at the start of a series used for training; the rest is the validation tail."""
     frac, horizon = config.training.validation, config.window.horizon
-    n_val = 0 if frac == 0 else max(math.ceil(frac * n_rows), horizon)
+    steps = config.training.validation_steps
+    n_val = 0 if frac == 0 else max(steps or math.ceil(frac * n_rows), horizon)
     return n_rows - n_val
+
+
+def _tail(config: Config) -> str:
+    steps = config.training.validation_steps
+    return f"{steps} steps" if steps else f"{config.training.validation:.0%}"
 
 
 def usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, list[str]]:
@@ -54,7 +60,7 @@ def usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, li
         raise DataError(f"{frame.path}: no series is long enough to train on: the longest has "
                         f"{longest} rows; {min_rows} training rows (look_back {w.look_back}, "
                         f"horizon {w.horizon}) plus a validation tail of "
-                        f"{config.training.validation:.0%} do not fit. Lower window.look_back "
+                        f"{_tail(config)} do not fit. Lower window.look_back "
                         "or training.validation")
     return used, notes
 
@@ -62,8 +68,10 @@ def usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, li
 def fit_scaler(frame: Frame, config: Config, used: list) -> Scaler:
     """Fitted on the training rows only: the validation tail never leaks into the scaling."""
     if config.data.scale_per_series:
-        return Scaler.fit_per_series(config.data.scaling, frame.columns,
-                                     {s.id: s.values[:n] for s, n in used})
+        rows = {s.id: s.values[:n] for s, n in used}
+        for s in frame.series:  # too short to train on, but forecast: scaled on its own rows
+            rows.setdefault(s.id, s.values)
+        return Scaler.fit_per_series(config.data.scaling, frame.columns, rows)
     return Scaler.fit(config.data.scaling, frame.columns,
                       np.concatenate([s.values[:n] for s, n in used]))
 

@@ -11,7 +11,8 @@ import numpy as np
 class Scaler:
     """y = (x - shift) / scale, column by column.
 
-    minmax maps the training range to [0, 1]; standard to mean 0, std 1; none is identity.
+    minmax maps the training range to [0, 1]; standard to mean 0, std 1; mean divides by the
+    mean absolute value (no shift: signs and ratios are kept); none is identity.
     A constant column gets scale 1 so it never divides by zero.
 
     Per-series scaling (`fit_per_series`) keeps each series' own parameters in `series`;
@@ -35,6 +36,8 @@ class Scaler:
             shift, scale = rows.min(axis=0), rows.max(axis=0) - rows.min(axis=0)
         elif kind == "standard":
             shift, scale = rows.mean(axis=0), rows.std(axis=0)
+        elif kind == "mean":  # no shift: a positive series stays positive, ratios are kept
+            shift, scale = np.zeros(n), np.abs(rows).mean(axis=0)
         else:
             raise ValueError(f"unknown scaler {kind!r}")
         # a constant column: std or range is 0, or float noise around 0 (std of seven

@@ -48,11 +48,16 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
                         teacher_forcing=teacher_forcing)
     sequences_out = per_step or spec.topology == "many_to_many"
     time_steps = None if (stateful or sequences_out) else look_back
-    inputs = keras.Input(batch_shape=(batch_size if stateful else None, time_steps, n_features),
-                         name="window")
+    inputs = window = keras.Input(batch_shape=(batch_size if stateful else None, time_steps,
+                                               n_features), name="window")
     masked = stateful or masking
     x = layers.Masking(mask_value=PAD, name="padding")(inputs) if masked else inputs
     residual = spec.residual == "last_value" and not sequences_out
+    normalize = spec.normalize == "window" and not sequences_out
+    if normalize:  # each window over its own level: comparable inputs at any level
+        levels = custom_layers()["WindowLevel"](columns=_target_columns(first_input),
+                                                name="window_level")(inputs)
+        x = inputs = custom_layers()["Divide"](name="normalized")([x, levels])
     if residual:  # the window relative to its last row: changes, not levels
         last_row = layers.Cropping1D((look_back - 1, 0), name="last_step")(inputs)
         x = layers.Subtract(name="changes")([x, last_row])
@@ -74,7 +79,81 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
     if residual:  # ... plus the targets' last values: levels again
         level = _select(keras, first_input, n_features, n_targets, name="last_targets")
         outputs = layers.Add(name="level")([outputs, level(last_row)])
-    return keras.Model(inputs, outputs, name=spec.topology)
+    if normalize:  # ... times each target's window level: the series' own units again
+        scale = _select(keras, first_input, n_features, n_targets, name="target_levels")
+        outputs = layers.Multiply(name="denormalized")([outputs, scale(levels)])
+    return keras.Model(window, outputs, name=spec.topology)
+
+
+def _target_columns(first_input: list[int | None] | None) -> list[int]:
+    from lstmcli.errors import ConfigError
+
+    if first_input is None or any(f is None for f in first_input):
+        raise ConfigError("model.normalize: window scales each target by its own level in the "
+                          "window, so every target must also be a feature (data.targets "
+                          "within data.features)")
+    return sorted(set(first_input))
+
+
+_CUSTOM: dict = {}
+
+
+def custom_layers() -> dict:
+    """lstmcli's own Keras layers, registered for saving and safe loading (no code in the
+    model file: they are found by name). Defined on first use: Keras loads lazily."""
+    if _CUSTOM:
+        return _CUSTOM
+    import numpy as np
+
+    keras = import_keras()
+    ops = keras.ops
+
+    @keras.saving.register_keras_serializable(package="lstmcli")
+    class WindowLevel(keras.layers.Layer):
+        """(batch, time, features) -> (batch, 1, features): the mean absolute value over the
+        window of each column in `columns` (at least `floor`), 1 for the other columns."""
+
+        def __init__(self, columns, floor: float = 1e-3, **kw):
+            super().__init__(**kw)
+            self.columns, self.floor = list(columns), float(floor)
+
+        def call(self, x):
+            width = x.shape[-1]
+            keep = np.zeros(width, dtype="float32")
+            keep[self.columns] = 1.0
+            keep = ops.convert_to_tensor(keep)
+            level = ops.maximum(ops.mean(ops.abs(x), axis=1, keepdims=True), self.floor)
+            return level * keep + (1.0 - keep)
+
+        def compute_output_shape(self, shape):
+            return (shape[0], 1, shape[-1])
+
+        def get_config(self):
+            return {**super().get_config(), "columns": self.columns, "floor": self.floor}
+
+    @keras.saving.register_keras_serializable(package="lstmcli")
+    class Divide(keras.layers.Layer):
+        """x / levels, broadcast over time."""
+
+        def call(self, inputs):
+            x, levels = inputs
+            return x / levels
+
+        def compute_output_shape(self, shapes):
+            return shapes[0]
+
+    @keras.saving.register_keras_serializable(package="lstmcli")
+    class Median(keras.layers.Layer):
+        """The element-wise median of several same-shaped outputs (an ensemble's)."""
+
+        def call(self, inputs):
+            return ops.median(ops.stack(inputs, axis=0), axis=0)
+
+        def compute_output_shape(self, shapes):
+            return shapes[0]
+
+    _CUSTOM.update(WindowLevel=WindowLevel, Divide=Divide, Median=Median)
+    return _CUSTOM
 
 
 def _select(keras, first_input: list[int | None] | None, n_features: int, n_targets: int, *,
@@ -179,6 +258,20 @@ def _seq2seq(keras, spec: ModelSpec, *, look_back: int, n_features: int, horizon
         outputs.append(prev)
     out = outputs[0] if horizon == 1 else layers.Concatenate(axis=1, name="forecast")(outputs)
     return keras.Model(inputs, out, name="seq2seq")
+
+
+def median_of(members: list):
+    """One model whose output is the median of the members' outputs (same input); saved,
+    loaded and run like any other model, so every forecasting path uses all members."""
+    keras = import_keras()
+    first = members[0]
+    window = keras.Input(batch_shape=first.inputs[0].shape, name="window")
+    outs = []
+    for k, member in enumerate(members):
+        member.name = f"member_{k}"
+        outs.append(member(window))
+    return keras.Model(window, custom_layers()["Median"](name="median")(outs),
+                       name=f"ensemble_of_{len(members)}")
 
 
 def copy_weights(source, target) -> None:

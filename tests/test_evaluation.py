@@ -133,7 +133,7 @@ def test_rollout_intervals_nest_and_widen(tmp_path, cli):
                                                                  "interval_steps": 6}})
     cli("train", data, "-c", cfg, "-o", tmp_path / "run", "--quiet")
     result = cli("rollout", data, "-m", tmp_path / "run", "-H", "8")
-    assert "intervals cover the first 6 step(s)" in result.stderr
+    assert "intervals are calibrated for the first 6 step(s)" in result.stderr
     table = pd.read_csv(pd.io.common.StringIO(result.stdout))
     assert list(table.columns) == ["date", "y", "y_lo_80", "y_hi_80", "y_lo_95", "y_hi_95"]
     first = table.iloc[:6]
@@ -141,4 +141,11 @@ def test_rollout_intervals_nest_and_widen(tmp_path, cli):
     assert (first["y_hi_80"] <= first["y_hi_95"]).all()
     width = (first["y_hi_80"] - first["y_lo_80"]).to_numpy()
     assert (np.diff(width) >= -1e-6 * width[0]).all() and width[0] > 0  # CSV rounds
-    assert table.iloc[6:][["y_lo_80", "y_hi_95"]].isna().all().all()
+    assert not table.isna().any().any()  # later steps: the last width grown by sqrt(h/6)
+    last = table.iloc[5]
+    for h in (7, 8):
+        row, grow = table.iloc[h - 1], np.sqrt(h / 6)
+        for side in ("lo_80", "hi_80", "lo_95", "hi_95"):
+            np.testing.assert_allclose(row[f"y_{side}"] - row["y"],
+                                       (last[f"y_{side}"] - last["y"]) * grow, rtol=1e-5,
+                                       atol=1e-5)

@@ -1,0 +1,158 @@
+"""Global models over many series of different levels: scale-free inputs (mean scaling per
+series, per-window normalisation), validation on the last steps, ensembles by median,
+baseline forecasts for series too short for a window, never-negative series kept so."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import write_yaml
+from lstmcli.config import config_from_dict
+from lstmcli.errors import ConfigError
+from lstmcli.layouts import training_rows
+from lstmcli.scaling import Scaler
+from lstmcli.topology import build_model, median_of
+
+BASE = {"window": {"look_back": 6, "horizon": 3},
+        "model": {"layers": [{"units": 4}], "residual": "last_value", "normalize": "window"}}
+
+
+def test_window_normalisation_makes_the_model_scale_free():
+    """Multiplying a window's target column by c multiplies the forecast by c; the other
+    inputs (a calendar feature here) are not scaled."""
+    cfg = config_from_dict(BASE)
+    model = build_model(cfg.model, look_back=6, n_features=2, horizon=3, n_targets=1,
+                        first_input=[0])
+    x = np.random.default_rng(0).uniform(0.5, 2, (4, 6, 2)).astype("float32")
+    y = model.predict(x, verbose=0)
+    for c in (1e-3, 7.0, 1e4):
+        big = x * np.array([c, 1], dtype="float32")
+        np.testing.assert_allclose(model.predict(big, verbose=0), c * y, rtol=2e-5)
+
+
+def test_ensemble_output_is_the_members_median():
+    cfg = config_from_dict(BASE)
+    members = [build_model(cfg.model, look_back=6, n_features=1, horizon=3, n_targets=1,
+                           first_input=[0]) for _ in range(3)]
+    x = np.random.default_rng(1).uniform(0.5, 2, (5, 6, 1)).astype("float32")
+    each = np.stack([m.predict(x, verbose=0) for m in members])
+    np.testing.assert_allclose(median_of(members).predict(x, verbose=0), np.median(each, 0),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("validation, n, expect", [(0.1, 100, 90), (24, 100, 76), (2, 100, 97),
+                                                   (0, 100, 100)])
+def test_validation_as_a_fraction_or_as_steps(validation, n, expect):
+    cfg = config_from_dict({**BASE, "training": {"validation": validation}})
+    assert training_rows(n, cfg) == expect  # never fewer than the horizon (3) held out
+
+
+@pytest.mark.parametrize("bad", [0.95, 2.5])
+def test_validation_that_is_neither(bad):
+    with pytest.raises(ConfigError, match="neither a fraction"):
+        config_from_dict({**BASE, "training": {"validation": bad}})
+
+
+def test_normalize_and_ensemble_refuse_what_they_cannot_do():
+    with pytest.raises(ConfigError, match="model.normalize"):
+        config_from_dict({**BASE, "model": {**BASE["model"], "residual": "none",
+                                            "topology": "many_to_many"},
+                          "window": {"look_back": 6}})
+    with pytest.raises(ConfigError, match="training.ensemble"):
+        config_from_dict({"window": {"look_back": 6}, "model": {"layers": [{"units": 2}]},
+                          "training": {"mode": "stateful", "ensemble": 2}})
+
+
+def test_mean_scaling_keeps_signs_and_ratios():
+    rows = np.array([[1.0, -2.0], [3.0, 2.0], [2.0, 0.0]])
+    s = Scaler.fit("mean", ["a", "b"], rows)
+    np.testing.assert_allclose(s.shift, 0)
+    np.testing.assert_allclose(s.scale, [2.0, 4 / 3])
+    np.testing.assert_allclose(s.inverse(s.transform(rows), [0, 1]), rows)
+    zero = Scaler.fit("mean", ["z"], np.zeros((3, 1)))
+    assert zero.scale[0] == 1.0  # a column of zeros is left as it is
+
+
+def _levels_csv(path, lengths=(60, 60, 60, 9), levels=(10.0, 1000.0, 100000.0, 50.0)):
+    """Monthly series of very different levels with a yearly cycle; the last is too short
+    for any window."""
+    rng = np.random.default_rng(2)
+    frames = []
+    for k, (n, level) in enumerate(zip(lengths, levels, strict=True)):
+        t = np.arange(n)
+        y = level * (1 + 0.3 * np.sin(2 * np.pi * t / 12) + 0.01 * t) * rng.uniform(0.95, 1.05, n)
+        frames.append(pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range(
+            "2010-01-01", periods=n, freq="MS"), "y": y}))
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+def test_no_config_forecasts_every_series_at_its_own_level(tmp_path, cli):
+    data = _levels_csv(tmp_path / "levels.csv")
+    result = cli("train", data, "-o", tmp_path / "run", "--horizon", "6", "--epochs", "3")
+    assert "picked horizon 6" in result.stderr
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["data"]["scale_per_series"] and saved["training"]["validation"] == 6
+    out = cli("rollout", data, "-m", tmp_path / "run", "-H", "9", "-o", tmp_path / "f.csv")
+    assert "1 series shorter than look_back" in out.stderr and "'s3'" in out.stderr
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert len(table) == 4 * 9 and not table.isna().any().any()  # every series, every cell
+    history = pd.read_csv(data)
+    for sid, g in table.groupby("unique_id"):
+        h = history[history.unique_id == sid].y
+        # at its own level (an untrained model stays near the last values), never negative
+        assert (g.y > 0).all() and (g.y_lo_95 >= 0).all()
+        assert h.min() / 3 < g.y.median() < 3 * h.max(), (sid, g.y.median(), h.min(), h.max())
+        assert (g.y_lo_95 <= g.y_lo_80).all() and (g.y_lo_80 <= g.y).all()
+        assert (g.y <= g.y_hi_80).all() and (g.y_hi_80 <= g.y_hi_95).all()
+    short = table[table.unique_id == "s3"].y.to_numpy()
+    np.testing.assert_allclose(short, history[history.unique_id == "s3"].y.iloc[-1])  # naive
+
+
+def test_ensemble_run_holds_and_uses_all_members(tmp_path, cli):
+    data = _levels_csv(tmp_path / "levels.csv", lengths=(40, 40), levels=(5.0, 500.0))
+    cfg = write_yaml(tmp_path / "e.yaml", {
+        "data": {"scaling": "mean", "scale_per_series": True},
+        "window": {"look_back": 12, "horizon": 4},
+        "model": {"layers": [{"units": 4}], "residual": "last_value", "normalize": "window"},
+        "training": {"epochs": 2, "ensemble": 3, "validation": 4, "batch_size": 16}})
+    result = cli("train", data, "-c", cfg, "-o", tmp_path / "run")
+    assert "ensemble: 3 models (seeds 42..44)" in result.stderr
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert sorted(history.member.unique()) == [0, 1, 2]
+    from lstmcli.bundle import load_bundle
+
+    model = load_bundle(tmp_path / "run").model
+    members = [layer for layer in model.layers if layer.name.startswith("member_")]
+    assert len(members) == 3
+    x = np.random.default_rng(3).uniform(0.5, 2, (2, 12, 1)).astype("float32")
+    each = np.stack([m.predict(x, verbose=0) for m in members])
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.median(each, 0), rtol=1e-6)
+    table = cli.json("rollout", data, "-m", tmp_path / "run", "-H", "5")["rows_data"]
+    assert len(table) == 10
+
+
+def test_never_negative_series_are_not_forecast_below_zero(tmp_path, cli):
+    """A series at zero most of the time with a falling trend: the forecasts and the
+    interval bounds stop at zero (documented rule); a series that was negative is free."""
+    n = 48
+    y = np.maximum(0, 20 - 0.5 * np.arange(n)) + (np.arange(n) % 3 == 0)
+    frames = [pd.DataFrame({"unique_id": "pos", "ds": pd.date_range("2020-01-01", periods=n,
+                                                                    freq="D"), "y": y}),
+              pd.DataFrame({"unique_id": "neg", "ds": pd.date_range("2020-01-01", periods=n,
+                                                                    freq="D"), "y": y - 10})]
+    data = tmp_path / "d.csv"
+    pd.concat(frames).to_csv(data, index=False)
+    cfg = write_yaml(tmp_path / "c.yaml", {
+        "data": {"scaling": "standard"}, "window": {"look_back": 7},
+        "model": {"layers": [{"units": 4}], "residual": "last_value"},
+        "training": {"epochs": 2, "validation": 7}})
+    cli("train", data, "-c", cfg, "-o", tmp_path / "run", "--quiet")
+    table = pd.read_csv(tmp_path / "f.csv") if cli(
+        "rollout", data, "-m", tmp_path / "run", "-H", "7", "-o", tmp_path / "f.csv") else None
+    pos = table[table.unique_id == "pos"]
+    assert (pos[["y", "y_lo_80", "y_lo_95", "y_hi_80", "y_hi_95"]] >= 0).all().all()
+    assert (table[table.unique_id == "neg"].y_lo_95 < 0).any()
