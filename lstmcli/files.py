@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from lstmcli.errors import OutputError
-from lstmcli.outputs import STDOUT, is_special, os_reason, real
+from lstmcli.outputs import STDOUT, is_special, missing_parents, os_reason, real
 
 _WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EPIPE,
                  errno.EACCES, errno.EPERM}
@@ -78,10 +78,12 @@ def write_atomic(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
         keep = os.stat(target).st_mode & 0o7777
     except OSError:
         keep = new_file_mode()
+    made = missing_parents(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
+        _remove_dirs(made)
         raise _failed(given, exc) from None
     try:
         with os.fdopen(fd, mode, **({} if binary else {"newline": ""})) as fh:
@@ -91,6 +93,7 @@ def write_atomic(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
         os.replace(tmp, target)
     except OSError as exc:
         _remove(tmp)
+        _remove_dirs(made)
         ours = exc.filename in (tmp, str(target)) or (exc.filename is None
                                                        and exc.errno in _WRITE_ERRORS)
         if not ours:  # e.g. reading an input inside the block
@@ -98,12 +101,20 @@ def write_atomic(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
         raise _failed(given, exc) from None
     except BaseException:
         _remove(tmp)
+        _remove_dirs(made)
         raise
 
 
 def _remove(path: str | Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
+
+
+def _remove_dirs(made: list[Path]) -> None:
+    """The directories a failed write created (innermost first), if still empty."""
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _exchange(a: Path, b: Path) -> bool:
