@@ -17,7 +17,9 @@ import codecs
 import csv
 import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,14 @@ DEFAULT_SERIES_ID = "series_0"
 INDEX_TIME_NAME = "t"  # name of the step counter when the file has no time column
 CHUNK_ROWS = 250_000  # rows parsed at a time
 MAX_ABS = 1e15  # larger values are refused: float32 training would lose them or overflow
+SNIFF_BYTES = 64 << 10  # the delimiter is guessed from the header line within this many bytes
+MAX_HEADER_BYTES = 4 << 20  # a longer first line is refused (a file with no line breaks)
+SHOW = 80  # characters of a value or name quoted in a message
+# Timestamps are nanoseconds in int64 (pandas' range); integer time steps stay within
+# +-MAX_STEP, so that differences and `last + steps * step` cannot overflow int64 unseen.
+TIME_MIN, TIME_MAX = pd.Timestamp.min, pd.Timestamp.max
+TIME_RANGE = (f"{TIME_MIN.ceil('s'):%Y-%m-%d %H:%M:%S} .. {TIME_MAX.floor('s'):%Y-%m-%d %H:%M:%S}")
+MAX_STEP = 2 ** 62
 
 
 @dataclass(frozen=True)
@@ -57,17 +67,25 @@ class Frame:
     # forecast fills in the first future step's
     ahead: list[str] = field(default_factory=list)
 
-    @property
+    # Computed once per frame (a frame is never changed in place: `replace` makes a new
+    # one): a file may have 10,000 columns. Do not modify the lists they return.
+    @cached_property
     def columns(self) -> list[str]:
-        return self.features + [t for t in self.targets if t not in self.features]
+        features = set(self.features)
+        return self.features + [t for t in self.targets if t not in features]
 
-    @property
+    @cached_property
+    def column_index(self) -> dict[str, int]:
+        """Each column's place in `columns` (and in each series' values)."""
+        return {c: j for j, c in enumerate(self.columns)}
+
+    @cached_property
     def feature_idx(self) -> list[int]:
-        return [self.columns.index(c) for c in self.features]
+        return [self.column_index[c] for c in self.features]
 
-    @property
+    @cached_property
     def target_idx(self) -> list[int]:
-        return [self.columns.index(c) for c in self.targets]
+        return [self.column_index[c] for c in self.targets]
 
     @property
     def is_long(self) -> bool:
@@ -75,26 +93,102 @@ class Frame:
 
 
 def _line(row: int) -> int:
-    """1-based line in the CSV file of a 0-based data row (the header is line 1)."""
+    """1-based line in the CSV file of a 0-based data row (the header is line 1). Lines end
+    at \\n, \\r\\n or a lone \\r, as pandas reads them (blank lines are not counted)."""
     return int(row) + 2
 
 
+# ------------------------------------------------------------------- names in messages
+
+
+def _clean(text: str) -> str:
+    """`text` with line breaks and other unprintable characters escaped (\\n, \\x00, ...):
+    a message stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _short(text: str) -> str:
+    """`text` cut to SHOW characters, escaped as `_clean` does."""
+    if len(text) <= SHOW:
+        return _clean(text)
+    return f"{_clean(text[:SHOW])}... ({len(text)} characters)"
+
+
+def _col(name: object) -> str:
+    """A column name (or series id) as a message quotes it: 'name', cut to SHOW characters."""
+    text = str(name)
+    if len(text) <= SHOW:
+        return f"'{_clean(text)}'"
+    return f"'{_clean(text[:SHOW])}...' ({len(text)} characters)"
+
+
+def _val(value: object) -> str:
+    """A cell's value as a message quotes it: its repr (line breaks escaped), cut to SHOW
+    characters."""
+    if isinstance(value, str) and len(value) > SHOW:
+        return f"{value[:SHOW]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= SHOW else f"{text[:SHOW]}... ({len(text)} characters)"
+
+
+def _cols(names, most: int = 20) -> str:
+    """A list of column names as a message shows it: ['a', 'b'], at most `most` of them."""
+    names = list(names)
+    shown = ", ".join(_val(str(n)) for n in names[:most])
+    more = f", ... ({len(names)} in all)" if len(names) > most else ""
+    return f"[{shown}{more}]"
+
+
+# ---------------------------------------------------------------------- the raw file
+
+def _breaks(block: bytes, after_cr: bool) -> int:
+    """Line breaks (\\n, \\r\\n or a lone \\r) that end in `block`; `after_cr`: the block
+    before ended with \\r (so a \\n first here ends no new line)."""
+    n = block.count(b"\n")
+    if b"\r" in block:
+        n += block.count(b"\r") - block.count(b"\r\n")
+        if block.endswith(b"\r"):
+            n -= 1  # counted with the next block, which may begin with \n
+    if after_cr and not block.startswith(b"\n"):
+        n += 1  # the previous block's last \r was a line end of its own
+    return n
+
+
+def _first_line(path: Path, limit: int) -> tuple[bytes, bool]:
+    """The first line's bytes (at most `limit`, without the line break) and whether it
+    ended within them."""
+    with path.open("rb") as fh:
+        data = b""
+        while len(data) < limit:
+            block = fh.read(min(SNIFF_BYTES, limit - len(data)))
+            if not block:
+                return data, True
+            start = len(data)
+            data += block
+            cut = min((i for i in (data.find(b"\n", start), data.find(b"\r", start))
+                       if i >= 0), default=-1)
+            if cut >= 0:
+                return data[:cut], True
+    return data, False
+
+
 def _sniff_delimiter(path: Path) -> str:
-    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
-        head = fh.readline()
+    """The delimiter (, ; tab or |) of the header line, guessed from its first SNIFF_BYTES
+    bytes at most; "," when there is no telling."""
+    head, _ = _first_line(path, SNIFF_BYTES)
+    text = head.decode("utf-8-sig", errors="replace")
     try:
-        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
-
-
-NEWLINE = b"\n"
 
 
 def _not_utf8(path: Path) -> DataError:
     """Where the first byte that is not UTF-8 is: line and byte value."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, lines = 0, 1
+    lines, after_cr = 1, False
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             pending = len(decoder.getstate()[0])
@@ -102,11 +196,19 @@ def _not_utf8(path: Path) -> DataError:
                 decoder.decode(block)
             except UnicodeDecodeError as exc:
                 at = max(exc.start - pending, 0)
-                line = lines + block[:at].count(NEWLINE)
+                before = block[:at]
+                line = lines + _breaks(before, after_cr) + before.endswith(b"\r")
                 return DataError(f"{path}: line {line}: byte 0x{block[at]:02x} is not UTF-8 "
                                  "text; save the file as UTF-8")
-            offset, lines = offset + len(block), lines + block.count(NEWLINE)
+            lines, after_cr = lines + _breaks(block, after_cr), block.endswith(b"\r")
     return DataError(f"{path}: not UTF-8 text; save the file as UTF-8")
+
+
+def _parse_error(path: Path, exc: Exception) -> DataError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if len(first) > 4 * SHOW:
+        first = f"{first[:4 * SHOW]}..."
+    return DataError(f"{path}: cannot parse as CSV ({_clean(first)})")
 
 
 def _read_csv(path: Path, **kw):
@@ -118,24 +220,38 @@ def _read_csv(path: Path, **kw):
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
     except (pd.errors.ParserError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise DataError(f"{path}: cannot parse as CSV ({first})") from None
+        raise _parse_error(path, exc) from None
 
 
 def read_header(path: str | Path) -> list[str]:
     """The column names of a CSV, checked for duplicates (which pandas would silently
-    rename to `y.1`, ...)."""
+    rename to `y.1`, ...). A first line longer than MAX_HEADER_BYTES is refused."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    columns = [str(c).strip() for c in _read_csv(path, nrows=0).columns]
-    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
-        raw = next(csv.reader(fh, delimiter=_sniff_delimiter(path)), [])
-    raw = [c.strip() for c in raw]
-    dupes = sorted({c for c in raw if raw.count(c) > 1})
+    head, ended = _first_line(path, MAX_HEADER_BYTES)
+    if not ended:
+        raise DataError(f"{path}: line 1 (the header) is longer than "
+                        f"{MAX_HEADER_BYTES >> 20} MiB without a line break; is this a CSV "
+                        "file? Lines must end with \\n, \\r\\n or \\r")
+    # The header row as written (pandas' own header would rename a second `y` to `y.1`):
+    # a plain line is split here (with 10,000 columns, pandas takes a second); one with
+    # quotes, a blank one (pandas skips it) or one that is not UTF-8 is read by pandas.
+    try:
+        line = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        line = ""
+    if line.strip() and '"' not in line:
+        raw = [c.strip() for c in line.split(_sniff_delimiter(path))]
+    else:
+        first = _read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+        if not len(first):
+            raise DataError(f"{path}: the file is empty; expected a header row and data rows")
+        raw = [str(c).strip() for c in first.iloc[0]]
+    dupes = sorted(c for c, n in Counter(raw).items() if n > 1)
     if dupes:
-        raise DataError(f"{path}: duplicate column name(s) {dupes}")
-    return columns
+        raise DataError(f"{path}: duplicate column name(s) {_cols(dupes)}")
+    return [c or f"Unnamed: {j}" for j, c in enumerate(raw)]  # pandas' names for blank ones
 
 
 def _chunks(path: Path, **kw):
@@ -149,30 +265,34 @@ def _chunks(path: Path, **kw):
         except UnicodeDecodeError:
             raise _not_utf8(path) from None
         except (pd.errors.ParserError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise DataError(f"{path}: cannot parse as CSV ({first})") from None
+            raise _parse_error(path, exc) from None
 
 
 def _count_lines(path: Path) -> int:
-    """An upper bound on the data rows: the number of line breaks, plus one."""
-    n = 1
+    """An upper bound on the data rows: the number of line breaks (\\n, \\r\\n or a lone
+    \\r, as pandas splits lines), plus one."""
+    n, after_cr = 1, False
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 24), b""):
-            n += block.count(b"\n")
-    return n
+            n += _breaks(block, after_cr)
+            after_cr = block.endswith(b"\r")
+    return n + after_cr
 
 
 def _pick_time_col(columns: list[str], spec: DataSpec, path: Path) -> str | None:
     if spec.time is not None:
         if spec.time not in columns:
-            raise DataError(f"{path}: time column '{spec.time}' (data.time) not found; "
-                            f"columns are {columns}")
+            raise DataError(f"{path}: time column {_col(spec.time)} (data.time) not found; "
+                            f"columns are {_cols(columns)}")
         return spec.time
+    lower: dict[str, list[str]] = {}
+    for c in columns:
+        lower.setdefault(c.lower(), []).append(c)
     for name in TIME_NAMES:
-        found = [c for c in columns if c.lower() == name]
+        found = lower.get(name, [])
         if len(found) > 1:
-            raise DataError(f"{path}: columns {found} differ only in case, so the time column is "
-                            "ambiguous; rename one, or set data.time")
+            raise DataError(f"{path}: columns {_cols(found)} differ only in case, so the time "
+                            "column is ambiguous; rename one, or set data.time")
         if found:
             return found[0]
     return None
@@ -182,17 +302,48 @@ ZONE = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 
 
 def _mixed_zones(path, row, name: str, value: str) -> DataError:
-    return DataError(f"{path}: line {_line(row)}: column '{name}' mixes timestamps with and "
-                     f"without a time zone ({value!r}); give every timestamp an offset, or none")
+    return DataError(f"{path}: line {_line(row)}: column {_col(name)} mixes timestamps with and "
+                     f"without a time zone ({_val(value)}); give every timestamp an offset, "
+                     "or none")
+
+
+INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def _steps(col: pd.Series, name: str, path: Path) -> pd.Series:
+    """Integer time steps as int64, each within +-MAX_STEP (else a DataError naming it)."""
+    far = None
+    if pd.api.types.is_integer_dtype(col):
+        values = col.to_numpy()
+        if values.dtype.kind == "u":  # read as uint64: some are >= 2**63
+            far = np.flatnonzero(values >= np.uint64(MAX_STEP))
+        else:
+            far = np.flatnonzero((values >= MAX_STEP) | (values <= -MAX_STEP))
+    else:  # whole numbers beyond uint64, which pandas leaves as text (int() of more than
+        # 4300 digits raises: longer ones are far enough already)
+        far = np.flatnonzero([len(v.strip().lstrip("+-").lstrip("0")) > 19
+                              or abs(int(v)) >= MAX_STEP for v in col.astype(str)])
+    if len(far):
+        pos = int(far[0])
+        raise DataError(f"{path}: line {_line(col.index[pos])}: time step "
+                        f"{_short(str(col.iloc[pos]).strip())} in column {_col(name)} is "
+                        f"beyond ±{MAX_STEP} (2**62): steps counted on from it could overflow "
+                        "64-bit integers; renumber the steps (e.g. from 0)")
+    return col.astype("int64")
 
 
 def _parse_time(col: pd.Series, name: str, path: Path) -> pd.Series:
+    """The time column as int64 steps (a column of whole numbers) or datetime64[ns]
+    timestamps (time zones converted to UTC); a DataError names the first bad line."""
     if col.isna().any():
         row = int(col.index[np.flatnonzero(col.isna().to_numpy())[0]])
-        raise DataError(f"{path}: line {_line(row)}: empty timestamp in column '{name}'")
+        raise DataError(f"{path}: line {_line(row)}: empty timestamp in column {_col(name)}")
     if pd.api.types.is_integer_dtype(col):
-        return col.astype("int64")  # plain step numbers (e.g. a year or an index)
+        return _steps(col, name, path)  # plain step numbers (e.g. a year or an index)
     text = col.astype(str)
+    if INTEGER.fullmatch(text.iloc[0]) and text.str.fullmatch(INTEGER.pattern).all():
+        # whole numbers that pandas left as text: too large for int64
+        return _steps(col, name, path)
     # Time zones: when the first stamp has one, every stamp must (offsets may differ, e.g.
     # across a daylight-saving change: all go to UTC). Checked only then: it is slow.
     zoned = bool(ZONE.search(text.iloc[0]))
@@ -214,10 +365,19 @@ def _parse_time(col: pd.Series, name: str, path: Path) -> pd.Series:
         if ZONE.search(text.iloc[pos]):
             raise _mixed_zones(path, col.index[pos], name, text.iloc[pos])
         raise DataError(f"{path}: line {_line(col.index[pos])}: cannot parse timestamp "
-                        f"{col.iloc[pos]!r} in column '{name}' (mixed or unknown date format?)")
+                        f"{_val(col.iloc[pos])} in column {_col(name)} (mixed or unknown date "
+                        "format?)")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    return parsed
+    # pandas reads dates beyond nanosecond int64 at a coarser unit; converted to ns (as
+    # every stamp downstream is) they would wrap around silently: refuse them here
+    far = ((parsed < TIME_MIN) | (parsed > TIME_MAX)).to_numpy()
+    if far.any():
+        pos = int(np.flatnonzero(far)[0])
+        raise DataError(f"{path}: line {_line(col.index[pos])}: timestamp {_val(col.iloc[pos])}"
+                        f" in column {_col(name)} is outside the supported range {TIME_RANGE} "
+                        "(nanosecond timestamps); use dates in that range, or step numbers")
+    return parsed.dt.as_unit("ns")
 
 
 def _numeric_column(df: pd.DataFrame, name: str, path: Path) -> np.ndarray:
@@ -226,20 +386,50 @@ def _numeric_column(df: pd.DataFrame, name: str, path: Path) -> np.ndarray:
     bad = values.isna().to_numpy() & raw.notna().to_numpy()
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{path}: line {_line(df.index[pos])}: column '{name}' has a "
-                        f"non-numeric value {raw.iloc[pos]!r}")
+        raise DataError(f"{path}: line {_line(df.index[pos])}: column {_col(name)} has a "
+                        f"non-numeric value {_val(raw.iloc[pos])}")
     out = values.to_numpy(dtype="float64")
     inf = np.isinf(out)
     if inf.any():
         pos = int(np.flatnonzero(inf)[0])
-        raise DataError(f"{path}: line {_line(df.index[pos])}: column '{name}' has an "
+        raise DataError(f"{path}: line {_line(df.index[pos])}: column {_col(name)} has an "
                         "infinite value")
     huge = np.abs(out) > MAX_ABS
     if huge.any():  # the model computes in float32 (max ~3.4e38) and pads with -1e30
         pos = int(np.flatnonzero(huge)[0])
-        raise DataError(f"{path}: line {_line(df.index[pos])}: column '{name}' has the value "
+        raise DataError(f"{path}: line {_line(df.index[pos])}: column {_col(name)} has the value "
                         f"{out[pos]:g}, beyond ±{MAX_ABS:g}; rescale the column (e.g. to "
                         "other units) first")
+    return out
+
+
+def _numeric(dtype) -> bool:
+    return dtype.kind in "iuf"  # not bool, text or anything else
+
+
+def _numeric_columns(df: pd.DataFrame, columns: list[str], path: Path) -> np.ndarray:
+    """(rows, len(columns)) float64: `_numeric_column` of each column, with the same first
+    error, but columns that pandas read as numbers are converted and checked together (a
+    file may have 10,000 columns)."""
+    place = {c: j for j, c in enumerate(df.columns)}
+    dtypes = dict(zip(df.columns, df.dtypes, strict=True))
+    fast = [j for j, c in enumerate(columns) if _numeric(dtypes[c])]
+    out = np.empty((len(df), len(columns)), dtype="float64")
+    first_bad = len(columns)
+    if fast:
+        block = df.iloc[:, [place[columns[j]] for j in fast]].to_numpy(dtype="float64")
+        with np.errstate(invalid="ignore"):
+            bad = (np.abs(block) > MAX_ABS).any(axis=0)  # infinite or huge (NaN: missing)
+        if bad.any():
+            first_bad = fast[int(np.flatnonzero(bad)[0])]
+        out[:, fast] = block
+    for j, c in enumerate(columns):  # text columns, in order, up to the first bad number
+        if j >= first_bad:
+            break
+        if not _numeric(dtypes[c]):
+            out[:, j] = _numeric_column(df, c, path)
+    if first_bad < len(columns):
+        _numeric_column(df, columns[first_bad], path)  # raises, naming the cell
     return out
 
 
@@ -247,17 +437,17 @@ def _auto_features(df: pd.DataFrame, skip: set[str], notes: list[str]) -> list[s
     """Numeric columns, plus columns that are mostly numeric (so a stray bad cell is reported
     instead of the column vanishing silently)."""
     out = []
-    for c in df.columns:
+    for c, dtype in zip(df.columns, df.dtypes, strict=True):
         if c in skip:
             continue
-        if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
+        if _numeric(dtype):
             out.append(c)
             continue
         parsed = pd.to_numeric(df[c], errors="coerce")
         if parsed.notna().mean() >= 0.5:
             out.append(c)  # _numeric_column will name the bad cell
         else:
-            notes.append(f"column '{c}' is not numeric and is not used")
+            notes.append(f"column {_col(c)} is not numeric and is not used")
     return out
 
 
@@ -268,19 +458,22 @@ def _choose_columns(chunk: pd.DataFrame, spec: DataSpec, skip: set[str], path: P
     features = list(spec.features) if spec.features else _auto_features(chunk, skip, notes)
     if not features:
         text = [c for c in chunk.columns if c not in skip]
-        example = (f" (column '{text[0]}' holds text such as {str(chunk[text[0]].iloc[0])!r}: "
-                   "write plain numbers without thousands separators or units)") if text else ""
+        example = (f" (column {_col(text[0])} holds text such as "
+                   f"{_val(str(chunk[text[0]].iloc[0]))}: write plain numbers without "
+                   "thousands separators or units)") if text else ""
         raise DataError(f"{path}: no numeric columns to use as features; columns are "
-                        f"{list(chunk.columns)}{example}")
+                        f"{_cols(chunk.columns)}{example}")
     targets = list(spec.targets) if spec.targets else list(features)
-    columns = features + [t for t in targets if t not in features]
-    missing_cols = [c for c in columns if c not in chunk.columns]
+    in_features = set(features)
+    columns = features + [t for t in targets if t not in in_features]
+    have = set(chunk.columns)
+    missing_cols = [c for c in columns if c not in have]
     if missing_cols:
-        raise DataError(f"{path}: column(s) {missing_cols} not found (needed as features/targets);"
-                        f" columns are {list(chunk.columns)}")
+        raise DataError(f"{path}: column(s) {_cols(missing_cols)} not found (needed as "
+                        f"features/targets); columns are {_cols(chunk.columns)}")
     clash = [c for c in columns if c in skip]
     if clash:
-        raise DataError(f"{path}: column(s) {clash} are the time/series column and cannot "
+        raise DataError(f"{path}: column(s) {_cols(clash)} are the time/series column and cannot "
                         "also be features or targets")
     return features, targets, columns
 
@@ -311,8 +504,8 @@ def key_columns(header: list[str], spec: DataSpec, path) -> tuple[str | None, st
     time_col = _pick_time_col(header, spec, path)
     series_col = spec.series
     if series_col is not None and series_col not in header:
-        raise DataError(f"{path}: series column '{series_col}' (data.series) not found; "
-                        f"columns are {header}")
+        raise DataError(f"{path}: series column {_col(series_col)} (data.series) not found; "
+                        f"columns are {_cols(header)}")
     if series_col is None and SERIES_NAME in header:
         series_col = SERIES_NAME
     return time_col, series_col
@@ -346,16 +539,13 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
             features, targets, columns = _choose_columns(chunk, spec, skip, path, notes)
             values = np.empty((n_max, len(columns)), dtype="float64")
         k = len(chunk)
-        for j, c in enumerate(columns):
-            values[pos:pos + k, j] = _numeric_column(chunk, c, path)
+        values[pos:pos + k] = _numeric_columns(chunk, columns, path)
         if time_col is not None:
-            t = _parse_time(chunk[time_col], time_col, path).to_numpy()
-            if t.dtype.kind == "M":  # one unit for every chunk (pandas picks it per chunk)
-                t = t.astype("datetime64[ns]")
+            t = _parse_time(chunk[time_col], time_col, path).to_numpy()  # int64 or ns
             if times is None:
                 times = np.empty(n_max, dtype=t.dtype)
             elif t.dtype != times.dtype:
-                raise DataError(f"{path}: line {_line(pos)}: column '{time_col}' mixes step "
+                raise DataError(f"{path}: line {_line(pos)}: column {_col(time_col)} mixes step "
                                 "numbers and dates")
             times[pos:pos + k] = t
         if series_col is not None:
@@ -363,7 +553,7 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
             missing = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
             if missing.any():
                 raise DataError(f"{path}: line {_line(pos + int(missing.argmax()))}: empty series"
-                                f" id in column '{series_col}'")
+                                f" id in column {_col(series_col)}")
             names = chunk[series_col].astype(str)
             for name in pd.unique(names):
                 id_codes.setdefault(name, len(id_codes))
@@ -386,7 +576,7 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
     series: list[Series] = []
     freqs: dict[str, str | int | None] = {}
     for sid, rows in groups:
-        label = f"series '{sid}'" if series_col else "the series"
+        label = f"series {_col(sid)}" if series_col else "the series"
         vals = values if rows is None else values[rows]
         if times is None:
             ds = pd.Index(np.arange(len(vals), dtype="int64"))
@@ -396,7 +586,8 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
                 order = np.argsort(ds.to_numpy(), kind="stable")
                 rows = order if rows is None else rows[order]
                 ds, vals = ds[order], vals[order]
-                notes.append(f"{label}: rows were not in time order; sorted by '{time_col}'")
+                notes.append(f"{label}: rows were not in time order; sorted by "
+                             f"{_col(time_col)}")
             same = np.flatnonzero(ds[1:] == ds[:-1])  # sorted: duplicates are neighbours
             if len(same):
                 k = int(same[0]) + 1
@@ -405,12 +596,12 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
         nan_rows = np.isnan(vals).any(axis=1)
         if nan_rows.any():
             first = int(np.flatnonzero(nan_rows)[0])
-            col = columns[int(np.flatnonzero(np.isnan(vals[first]))[0])]
+            col = _col(columns[int(np.flatnonzero(np.isnan(vals[first]))[0])])
             count = int(np.isnan(vals).sum())
             if spec.missing == "error":
                 line = _line(first if rows is None else rows[first])
                 raise DataError(f"{path}: line {line}: missing value in column "
-                                f"'{col}' ({count} missing in {label}); set data.missing to "
+                                f"{col} ({count} missing in {label}); set data.missing to "
                                 "interpolate, ffill or drop")
             freqs[sid] = _infer_freq(ds)  # infer before dropping rows breaks the spacing
             if spec.missing == "drop":
@@ -418,7 +609,7 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
             else:
                 vals = _fill_missing(vals, spec.missing)
                 if np.isnan(vals).any():
-                    raise DataError(f"{path}: {label}: column '{col}' has no values at all")
+                    raise DataError(f"{path}: {label}: column {col} has no values at all")
             notes.append(f"{label}: {count} missing value(s) handled by '{spec.missing}'")
         else:
             freqs[sid] = _infer_freq(ds)
@@ -437,9 +628,9 @@ def with_future(frame: Frame, columns: list[str]) -> Frame:
     """Covariates known ahead, aligned with the step being predicted (see Frame.ahead)."""
     wrong = [c for c in columns if c not in frame.features or c in frame.targets]
     if wrong:
-        raise DataError(f"{frame.path}: data.future {wrong} must be input columns "
+        raise DataError(f"{frame.path}: data.future {_cols(wrong)} must be input columns "
                         "(data.features) that are not targets")
-    k = [frame.columns.index(c) for c in columns]
+    k = [frame.column_index[c] for c in columns]
     series = []
     for s in frame.series:
         values = s.values.copy()
@@ -476,10 +667,10 @@ def with_calendar(frame: Frame, names: list[str]) -> Frame:
         raise DataError(f"{frame.path}: data.calendar needs timestamps, but the time column "
                         f"{frame.time_col!r} holds step numbers (or there is none)")
     added = calendar.column_names(names)
-    clash = [c for c in added if c in frame.columns]
+    clash = [c for c in added if c in frame.column_index]
     if clash:
-        raise DataError(f"{frame.path}: column(s) {clash} exist already; data.calendar would "
-                        "add them; rename them in the file")
+        raise DataError(f"{frame.path}: column(s) {_cols(clash)} exist already; data.calendar "
+                        "would add them; rename them in the file")
     k = len(frame.features)
     series = [Series(id=s.id, ds=s.ds, values=np.concatenate(
         [s.values[:, :k], calendar.features(s.ds, names), s.values[:, k:]], axis=1))
@@ -488,10 +679,24 @@ def with_calendar(frame: Frame, names: list[str]) -> Frame:
 
 
 def future_index(last: object, freq: str | int, steps: int) -> pd.Index:
-    """The `steps` timestamps after `last`, continuing `freq`."""
+    """The `steps` timestamps after `last`, continuing `freq`: integer steps within
+    +-MAX_STEP, or datetime64[ns] stamps within TIME_MIN..TIME_MAX (else a DataError: they
+    would wrap around)."""
     if isinstance(freq, int):
+        end = int(last) + freq * int(steps)  # Python ints: no overflow here
+        if abs(end) >= MAX_STEP:
+            raise DataError(f"cannot number {steps} forecast step(s) after step {int(last)} "
+                            f"(every {freq}): step {end} would be beyond ±{MAX_STEP} (2**62) "
+                            "and could overflow 64-bit integers; renumber the time column "
+                            "(e.g. from 0), or forecast fewer steps")
         return pd.Index(int(last) + freq * np.arange(1, steps + 1, dtype="int64"))
     try:
-        return pd.date_range(start=last, periods=steps + 1, freq=freq)[1:]
+        stamps = pd.date_range(start=last, periods=steps + 1, freq=freq)[1:]
+        return stamps.as_unit("ns")
+    except pd.errors.OutOfBoundsDatetime:
+        raise DataError(f"cannot stamp {steps} forecast step(s) of {freq!r} after {last}: they "
+                        f"would run past {TIME_MAX:%Y-%m-%d %H:%M:%S}, the last supported "
+                        f"timestamp (range {TIME_RANGE}); forecast fewer steps, or use step "
+                        "numbers") from None
     except ValueError as exc:
         raise DataError(f"invalid frequency {freq!r} (data.freq): {exc}") from None

@@ -59,9 +59,12 @@ from lstmcli.data import (
     CHUNK_ROWS,
     DEFAULT_SERIES_ID,
     _choose_columns,
+    _col,
     _infer_freq,
     _line,
-    _numeric_column,
+    _not_utf8,
+    _numeric_columns,
+    _parse_error,
     _parse_time,
     _read_csv,
     choose_freq,
@@ -199,10 +202,9 @@ def _chunks(path: Path, names: list[str], header: list[str], *, series_col: str 
     series ids as text as written ("007" and "7" are two series), as `read_series` reads
     them; a parse error in any chunk is a DataError. The index continues across chunks
     (0-based data rows), so `data._line(index)` is the line in the file."""
-    raw = [str(c) for c in _read_csv(path, nrows=0).columns]  # as pandas spells them
-    usecols = [raw[header.index(c)] for c in names]
-    stripped = dict(zip(usecols, names, strict=True))
-    kw = {"dtype": {raw[header.index(series_col)]: str}} if series_col else {}
+    place = {c: j for j, c in enumerate(header)}
+    usecols = sorted(place[c] for c in names)  # pandas gives them in file order
+    kw = {"dtype": {place[series_col]: str}} if series_col else {}
     reader = _read_csv(path, chunksize=chunk_rows, usecols=usecols, **kw)
     try:
         while True:
@@ -210,10 +212,11 @@ def _chunks(path: Path, names: list[str], header: list[str], *, series_col: str 
                 chunk = next(reader)
             except StopIteration:
                 return
-            except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-                first = str(exc).strip().splitlines()[0]
-                raise DataError(f"{path}: cannot parse as CSV ({first})") from None
-            chunk.columns = [stripped[c] for c in chunk.columns]
+            except UnicodeDecodeError:
+                raise _not_utf8(path) from None
+            except (pd.errors.ParserError, ValueError) as exc:
+                raise _parse_error(path, exc) from None
+            chunk.columns = [header[j] for j in usecols]
             if len(chunk):
                 yield chunk
     finally:
@@ -230,7 +233,8 @@ def _series_codes(chunk: pd.DataFrame, series_col: str | None, codes: dict[str, 
     missing = col.isna().to_numpy()
     if missing.any():
         row = int(chunk.index[int(missing.argmax())])
-        raise DataError(f"{path}: line {_line(row)}: empty series id in column '{series_col}'")
+        raise DataError(f"{path}: line {_line(row)}: empty series id in column "
+                        f"{_col(series_col)}")
     local, names = pd.factorize(col.astype(str))
     known = np.array([codes.setdefault(str(n), len(codes)) for n in names], dtype="int64")
     return known[local]
@@ -247,11 +251,11 @@ def _groups(codes: np.ndarray) -> list[tuple[int, np.ndarray]]:
 
 def _values(chunk: pd.DataFrame, columns: list[str], path: Path) -> np.ndarray:
     """(rows, columns) float64, refusing non-numeric, infinite and huge values."""
-    return np.column_stack([_numeric_column(chunk, c, path) for c in columns])
+    return _numeric_columns(chunk, columns, path)
 
 
 def _label(series_col: str | None, sid: str) -> str:
-    return f"series '{sid}'" if series_col else "the series"
+    return f"series {_col(sid)}" if series_col else "the series"
 
 
 def _stamp(value: int, kind: str) -> pd.Timestamp | int:
@@ -266,10 +270,14 @@ def _follows(prev: int, times: np.ndarray, freq: str | int, kind: str) -> bool:
     offset = to_offset(freq)
     if isinstance(offset, pd.offsets.Tick):
         return bool((np.diff(seq) == offset.nanos).all())
-    with warnings.catch_warnings():  # some offsets warn that they are not vectorised
-        warnings.simplefilter("ignore")
-        following = pd.DatetimeIndex(seq[:-1].view("datetime64[ns]")) + offset
-    return bool((following.as_unit("ns").asi8 == seq[1:]).all())
+    try:
+        with warnings.catch_warnings():  # some offsets warn that they are not vectorised
+            warnings.simplefilter("ignore")
+            following = pd.DatetimeIndex(seq[:-1].view("datetime64[ns]")) + offset
+            following = following.as_unit("ns")
+    except pd.errors.OutOfBoundsDatetime:  # a step past 2262, where no time of the file is
+        return False
+    return bool((following.asi8 == seq[1:]).all())
 
 
 @dataclass
@@ -322,7 +330,7 @@ def _as_int_times(t: np.ndarray, *, path: Path, name: str, row: int) -> tuple[np
     try:
         return pd.DatetimeIndex(t).as_unit("ns").asi8, "M"
     except pd.errors.OutOfBoundsDatetime:
-        raise DataError(f"{path}: line {_line(row)}: column '{name}' has dates outside "
+        raise DataError(f"{path}: line {_line(row)}: column {_col(name)} has dates outside "
                         "1677-2262, which streaming does not support; use step numbers, or "
                         "train without streaming") from None
 
@@ -331,14 +339,15 @@ def _time_problem(tr: _Track, times: np.ndarray, rows: np.ndarray, kind: str, *,
                   path: Path, label: str) -> tuple[int, str] | None:
     """(line, message) of the first row of a series not after the one before it."""
     prev = tr.last_t if tr.last_t is not None else times[0] - 1
-    steps = np.diff(np.concatenate([[prev], times]))
-    bad = np.flatnonzero(steps <= 0)
+    seq = np.concatenate([[prev], times]).astype("int64")
+    # compared, not subtracted: nanosecond stamps over 292 years apart overflow int64
+    bad = np.flatnonzero(seq[1:] <= seq[:-1])
     if not len(bad):
         return None
     k = int(bad[0])
     line = _line(rows[k])
     before = times[k - 1] if k else tr.last_t
-    if steps[k] == 0:
+    if seq[k + 1] == seq[k]:
         return line, f"{path}: line {line}: duplicate timestamp {_stamp(times[k], kind)} in {label}"
     return line, (f"{path}: line {line}: {label}: timestamp {_stamp(times[k], kind)} is "
                   f"earlier than the row before it ({_stamp(before, kind)}); streaming needs "
@@ -354,7 +363,7 @@ def _missing_problem(vals: np.ndarray, nan_rows: np.ndarray, rows: np.ndarray, *
     first = int(np.flatnonzero(nan_rows)[0])
     col = columns[int(np.flatnonzero(np.isnan(vals[first]))[0])]
     line = _line(rows[first])
-    where = f"{path}: line {line}: missing value in column '{col}' ({label})"
+    where = f"{path}: line {line}: missing value in column {_col(col)} ({label})"
     if policy == "error":
         return line, (f"{where}; set data.missing to drop (streaming cannot interpolate or "
                       "ffill: that needs the whole series in memory)")
@@ -383,8 +392,7 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
     time_col, series_col = key_columns(header, spec, path)
     skip = {c for c in (time_col, series_col) if c}
     # the columns read_series would choose: from its first chunk of CHUNK_ROWS rows
-    raw = [str(c) for c in _read_csv(path, nrows=0).columns]
-    as_text = {raw[header.index(series_col)]: str} if series_col else None
+    as_text = {header.index(series_col): str} if series_col else None
     head = _read_csv(path, nrows=CHUNK_ROWS, converters=as_text)
     head.columns = header
     if head.empty:
@@ -392,7 +400,8 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
     features, targets, columns = _choose_columns(head, spec, skip, path, notes)
     del head
 
-    names = [c for c in header if c in skip or c in columns]
+    wanted = skip | set(columns)
+    names = [c for c in header if c in wanted]
     codes: dict[str, int] = {}
     tracks: list[_Track] = []
     kind = None  # "M" dates, "i" step numbers
@@ -406,8 +415,8 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
             if kind is None:
                 kind = k
             elif k != kind:
-                raise DataError(f"{path}: line {_line(rows[0])}: column '{time_col}' mixes step "
-                                "numbers and dates")
+                raise DataError(f"{path}: line {_line(rows[0])}: column {_col(time_col)} "
+                                "mixes step numbers and dates")
         chunk_codes = _series_codes(chunk, series_col, codes, path)
         del chunk
         tracks += [_Track(id=sid) for sid in list(codes)[len(tracks):]]
@@ -459,6 +468,7 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
             freqs.append(tr.freq)
     freq = choose_freq(spec.freq, freqs, time_col=time_col, fallback=fallback_freq,
                        path=path, notes=notes)
+    place = {c: j for j, c in enumerate(columns)}
     last_kind = kind or "i"
     series = [StreamSeries(id=tr.id, n_rows=tr.n_rows,
                            last_ds=None if tr.last_ds is None else _stamp(tr.last_ds, last_kind),
@@ -466,8 +476,8 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
                            dropped=np.concatenate(tr.dropped) if tr.dropped else None)
               for tr in tracks]
     return StreamFrame(path=str(path), features=features, targets=targets, columns=columns,
-                       feature_idx=[columns.index(c) for c in features],
-                       target_idx=[columns.index(c) for c in targets], time_col=time_col,
+                       feature_idx=[place[c] for c in features],
+                       target_idx=[place[c] for c in targets], time_col=time_col,
                        series_col=series_col, freq=freq, notes=notes, series=series,
                        missing=spec.missing, chunk_rows=chunk_rows, stat=stat)
 
@@ -729,7 +739,7 @@ def _windows(sf: StreamFrame, scaler: Scaler, config: Config, *, part: str,
             c.base = c.next_start
     if cuts:
         sid = next(iter(cuts))
-        raise DataError(f"{sf.path}: series '{sid}' ended before its windows did; did the file "
+        raise DataError(f"{sf.path}: series {_col(sid)} ended before its windows did; did the file "
                         "change since it was scanned?")
 
 
