@@ -20,7 +20,7 @@ def _with(path: str, value):
     (_with("window.look_bak", 3), "window.look_bak: unknown key; did you mean 'look_back'?"),
     (_with("window.look_back", 0), "window.look_back: must be greater than 0. Received: 0"),
     (_with("window.look_back", "x"), "window.look_back: Input should be a valid integer"),
-    (_with("training.validation", 0.95), "training.validation: must be less than 0.9"),
+    (_with("training.validation", 0.95), "training.validation: 0.95 is neither a fraction"),
     (_with("data.missing", "zero"), "data.missing: Input should be 'error', 'interpolate'"),
     ({**TINY, "model": {"layers": [{"units": 4}, {"units": -1}]}},
      "model.layers[1].units: must be greater than 0. Received: -1"),
