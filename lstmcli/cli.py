@@ -154,12 +154,19 @@ def _check_outputs(kwargs: dict) -> None:
     from lstmcli.outputs import plan
 
     is_train = "run_dir" in kwargs
+    table_on_stdout = "last" in kwargs or "future" in kwargs  # predict, rollout
+    out = kwargs.get("out_path")
+    if table_on_stdout and kwargs.get("json_out") and str(out) == "-":
+        out = None  # the rows go inside the JSON document
     plan(inputs={"DATA.csv": kwargs.get("data"), "--config": kwargs.get("config"),
                  "--future": kwargs.get("future")},
          runs_read={"--model": kwargs.get("model")},
-         files={"--out": kwargs.get("out_path"), "--plot": kwargs.get("plot"),
+         files={"--out": out, "--plot": kwargs.get("plot"),
                 "--log-file": kwargs.get("log_file")},
-         run_dirs={"--out": kwargs.get("run_dir") if is_train else None})
+         run_dirs={"--out": kwargs.get("run_dir") if is_train else None},
+         stdout_default=("--json" if kwargs.get("json_out") else
+                         "the forecast table (no --out)" if table_on_stdout and out is None
+                         else None))
 
 
 def _output_lock(path: Path | None, *, wait: bool, out: Output):

@@ -52,7 +52,8 @@ class Output:
         from lstmcli.outputs import os_reason
 
         try:
-            self._log = open(self.log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+            self._log = open(self.log_path, "a", buffering=1, encoding="utf-8",  # noqa: SIM115
+                             errors="backslashreplace")
         except OSError as exc:
             self.log_path = None
             raise UsageError(f"{self.log_path_given}: cannot open the --log-file "
@@ -104,6 +105,8 @@ class Output:
             self.err.print(f"note: {message}", markup=False)
 
     def error(self, message: str) -> None:
+        # one line whatever it quotes: line breaks and other control characters escaped
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
         self.log(f"error: {message}")
         self.err.print(f"error: {message}", markup=False, style="red")
 

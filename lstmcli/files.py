@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from lstmcli.errors import OutputError
-from lstmcli.outputs import STDOUT, is_special, missing_parents, os_reason, real
+from lstmcli.outputs import STDERR_NAMES, STDOUT_NAMES, is_special, missing_parents, os_reason, real
 
 _WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EPIPE,
                  errno.EACCES, errno.EPERM}
@@ -37,10 +37,16 @@ def _failed(given: Path, exc: OSError) -> OutputError:
 
 @contextlib.contextmanager
 def _write_in_place(path: Path, given: Path, mode: str) -> Iterator[IO]:
-    """A device, FIFO or socket (`-o /dev/null`): written directly, never replaced."""
+    """A device, FIFO or socket (`-o /dev/null`): written directly (appended to, so nothing
+    is truncated), never replaced. A FIFO that no process reads is an error, not a hang."""
     try:
-        fh = open(path, mode, **({} if "b" in mode else {"newline": ""}))  # noqa: SIM115
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+        os.set_blocking(fd, True)
+        fh = os.fdopen(fd, mode.replace("w", "a"), **({} if "b" in mode else {"newline": ""}))
     except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OutputError(f"{given}: a FIFO that no process reads; start its reader "
+                              "first") from None
         raise _failed(given, exc) from None
     try:
         yield fh
@@ -66,8 +72,10 @@ def write_atomic(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
     """
     given = Path(path)
     mode = "wb" if binary else "w"
-    if str(path) == STDOUT:
-        yield sys.stdout.buffer if binary else sys.stdout
+    if str(path) in STDOUT_NAMES or str(path) in STDERR_NAMES:  # the open stream itself
+        stream = sys.stdout if str(path) in STDOUT_NAMES else sys.stderr
+        yield stream.buffer if binary else stream
+        stream.flush()
         return
     target = real(given)
     if is_special(target):

@@ -8,8 +8,11 @@ lock file left behind by a killed process never blocks anyone; a clean exit remo
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import re
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -56,13 +59,7 @@ def hold(path: str | Path, *, wait: bool = False,
         return
     lock = lock_path(path)
     while True:
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            from lstmcli.outputs import os_reason
-
-            raise OutputError(f"{path}: cannot create its lock file {lock} ({os_reason(exc)})"
-                              ) from None
+        fd = _open_lock(path, lock)
         if not _try_lock(fd, wait=False):
             owner = _owner(lock)
             if not wait:
@@ -89,6 +86,35 @@ def hold(path: str | Path, *, wait: bool = False,
             os.write(fd, f"{os.getpid()}\n".encode())
         yield lock
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(lock)
+        with contextlib.suppress(OSError):
+            if os.fstat(fd).st_ino == os.lstat(lock).st_ino:  # still ours: remove it
+                os.unlink(lock)
         os.close(fd)
+
+
+_PID = re.compile(rb"\A\d*\n?\Z")
+
+
+def _open_lock(path, lock: Path) -> int:
+    """Open (or create) the lock file without following a symlink, and only if it is an
+    lstmcli lock file: empty or holding a pid. Anything else is the user's: refused."""
+    from lstmcli.outputs import os_reason, shown
+
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputError(f"{shown(path)}: its lock file {shown(lock)} is a symlink; "
+                              "lstmcli does not follow it (remove it)") from None
+        raise OutputError(f"{shown(path)}: cannot create its lock file {shown(lock)} "
+                          f"({os_reason(exc)})") from None
+    try:
+        info = os.fstat(fd)
+        head = os.pread(fd, 64, 0) if stat.S_ISREG(info.st_mode) else b"x"
+    except OSError:
+        head = b"x"
+    if not _PID.match(head) or len(head) > 32:
+        os.close(fd)
+        raise OutputError(f"{shown(path)}: {shown(lock)} exists and is not an lstmcli lock "
+                          "file; lstmcli keeps its lock there: move that file away")
+    return fd

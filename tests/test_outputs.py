@@ -241,3 +241,95 @@ def test_sigterm_leaves_no_temporary_or_lock_file(tmp_path, trained):
     assert proc.returncode == 143, err
     assert err.strip().splitlines() == ["error: stopped by SIGTERM"]
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------- a second adversarial round (review)
+
+
+def test_a_lock_path_that_is_a_symlink_is_never_followed(cli, work):
+    tmp, data, _, run = work
+    (tmp / ".f.csv.lock").symlink_to(data)
+    kept = _fingerprint(data)
+    result = cli("rollout", data, "-m", run, "-H", "3", "-o", tmp / "f.csv", code=2)
+    _one_error(result, "is a symlink; lstmcli does not follow it")
+    assert _fingerprint(data) == kept and (tmp / ".f.csv.lock").is_symlink()
+
+
+def test_a_users_file_at_the_lock_path_is_left_alone(cli, work):
+    tmp, data, cfg, _ = work
+    mine = tmp / ".run2.lock"
+    mine.write_text("keep me\n")
+    result = cli("train", data, "-c", cfg, "-o", tmp / "run2", code=2)
+    _one_error(result, "is not an lstmcli lock file")
+    assert mine.read_text() == "keep me\n" and not (tmp / "run2").exists()
+
+
+def test_an_output_at_another_outputs_lock_path_is_refused(cli, work):
+    tmp, data, _, run = work
+    result = cli("rollout", data, "-m", run, "-H", "3", "-o", tmp / "f.csv", "--plot",
+                 tmp / ".f.csv.lock", code=2)
+    _one_error(result, "would overwrite each other")
+
+
+def test_a_hard_link_to_a_run_file_is_a_run_file(cli, work):
+    tmp, data, _, run = work
+    link = tmp / "cfglink"
+    os.link(run / "config.yaml", link)
+    kept = _fingerprint(run / "config.yaml")
+    result = cli("predict", data, "-m", run, "--last", "--log-file", link, code=2)
+    _one_error(result, "inside the run directory this command reads")
+    assert _fingerprint(run / "config.yaml") == kept
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--plot", "/dev/stdout"], "--plot and the forecast table (no --out) would all write"),
+    (["-o", "-", "--plot", "-"], "--out and --plot would all write to stdout"),
+    (["--log-file", "-"], "would all write to stdout"),
+])
+def test_two_outputs_on_stdout_are_refused(cli, work, args, fragment):
+    _, data, _, run = work
+    result = cli("rollout", data, "-m", run, "-H", "3", *args, code=2)
+    _one_error(result, fragment)
+
+
+def test_dev_stdout_is_the_open_stream_not_the_file_behind_it(tmp_path, trained):
+    """`-o /dev/stdout >> file`: appended through the shell's stream; the file keeps what
+    it held (it used to be renamed over)."""
+    target = tmp_path / "res.csv"
+    target.write_text("PREVIOUS\n")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    with target.open("a") as fh:
+        done = subprocess.run([sys.executable, "-m", "lstmcli", "rollout", str(trained["data"]),
+                               "-m", str(trained["run"]), "-H", "2", "-o", "/dev/stdout"],
+                              stdout=fh, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = target.read_text().splitlines()
+    assert lines[0] == "PREVIOUS" and len(lines) == 4
+
+
+def test_a_fifo_without_a_reader_is_an_error_not_a_hang(cli, work):
+    tmp, data, _, run = work
+    os.mkfifo(tmp / "pipe")
+    result = cli("rollout", data, "-m", run, "-H", "3", "-o", tmp / "pipe", code=2)
+    _one_error(result, "a FIFO that no process reads")
+
+
+def test_a_symlink_loop_is_refused_up_front(cli, work):
+    tmp, data, cfg, run = work
+    (tmp / "la").symlink_to("lb")
+    (tmp / "lb").symlink_to("la")
+    result = cli("rollout", data, "-m", run, "-H", "3", "-o", tmp / "la", code=2)
+    _one_error(result, "too many levels of symbolic links")
+    result = cli("train", data, "-c", cfg, "-o", tmp / "la", code=2)
+    _one_error(result, "too many levels of symbolic links")
+    assert (tmp / "la").is_symlink() and not (tmp / ".la.partial").exists()
+
+
+def test_a_line_break_in_a_path_stays_on_one_error_line(cli, work):
+    tmp, data, _, run = work
+    weird = tmp / "di\nr"
+    weird.mkdir()
+    result = cli("rollout", data, "-m", run, "-H", "3", "-o", weird, code=2)
+    _one_error(result, "is a directory")
+    result = cli("rollout", data, "-m", tmp / "no\nrun", "-H", "3", code=5)
+    _one_error(result, "run directory not found")
