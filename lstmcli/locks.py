@@ -12,6 +12,7 @@ import errno
 import fcntl
 import os
 import re
+import signal
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -58,38 +59,53 @@ def hold(path: str | Path, *, wait: bool = False,
         yield None
         return
     lock = lock_path(path)
-    while True:
-        fd = _open_lock(path, lock)
-        if not _try_lock(fd, wait=False):
-            owner = _owner(lock)
-            if not wait:
-                os.close(fd)
-                raise LockedError(f"{path}: locked by {owner} (lock file {lock}); another "
-                                  "lstmcli job is writing it. Wait for it to finish, or pass "
-                                  "--wait to queue behind it")
-            if on_wait is not None:
-                on_wait(f"{path}: locked by {owner}; waiting")
-            _try_lock(fd, wait=True)
-        # The holder we waited for may have removed the file: then this lock is on an
-        # orphaned inode, and a newcomer could lock the new file. Start again.
-        try:
-            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
-        time.sleep(0.01)
+    fd, held = None, False
     try:
+        while True:
+            with _signals_deferred():  # a signal here must not strand a lock file
+                fd = _open_lock(path, lock)
+                held = _try_lock(fd, wait=False)
+            if not held:
+                owner = _owner(lock)
+                if not wait:
+                    raise LockedError(f"{path}: locked by {owner} (lock file {lock}); another "
+                                      "lstmcli job is writing it. Wait for it to finish, or "
+                                      "pass --wait to queue behind it")
+                if on_wait is not None:
+                    on_wait(f"{path}: locked by {owner}; waiting")
+                held = _try_lock(fd, wait=True)
+            # The holder we waited for may have removed the file: then this lock is on an
+            # orphaned inode, and a newcomer could lock the new file. Start again.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+            fd, held = None, False
+            time.sleep(0.01)
         with contextlib.suppress(OSError):  # the pid is a courtesy (a full disk refuses it)
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
         yield lock
     finally:
-        with contextlib.suppress(OSError):
-            if os.fstat(fd).st_ino == os.lstat(lock).st_ino:  # still ours: remove it
-                os.unlink(lock)
-        os.close(fd)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                if held and os.fstat(fd).st_ino == os.lstat(lock).st_ino:  # ours: remove it
+                    os.unlink(lock)
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done (then they are delivered)."""
+    deferred = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 _PID = re.compile(rb"\A\d*\n?\Z")
