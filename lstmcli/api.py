@@ -151,7 +151,6 @@ def train(data_path: str | Path, config: Config | None, *, out: str | Path,
     and only the chief writes `out`.
     """
     from lstmcli.checkpoints import work_dir
-    from lstmcli.config import config_from_dict
     from lstmcli.distribute import chief_in, tf_config
     from lstmcli.locks import hold
     from lstmcli.outputs import real
@@ -163,13 +162,9 @@ def train(data_path: str | Path, config: Config | None, *, out: str | Path,
 
         config, frame, auto_notes = picked(data_path, horizon=horizon)
     elif horizon is not None and horizon != config.window.horizon:
-        doc = config.model_dump(mode="json")
-        doc["window"]["horizon"] = horizon
-        config = config_from_dict(doc, source="--horizon")
+        config = _overridden(config, "window", "horizon", horizon, "--horizon")
     if distribute is not None:
-        doc = config.model_dump(mode="json")
-        doc["training"]["distribute"] = distribute
-        config = config_from_dict(doc, source="--distribute")
+        config = _overridden(config, "training", "distribute", distribute, "--distribute")
     cluster = tf_config() if config.training.distribute == "multi_worker" else None
     if resume and cluster:
         raise UsageError("--resume: multi_worker training resumes by itself (Keras "
@@ -183,6 +178,15 @@ def train(data_path: str | Path, config: Config | None, *, out: str | Path,
         check_writable_run(out, force=force, resume=resume)
         summary = _train_locked(data_path, config, writer=True, **common)
     return {**summary, "run_dir": str(shown)}
+
+
+def _overridden(config: Config, section: str, key: str, value, option: str) -> Config:
+    """The config with one key set from a command-line option, validated again."""
+    from lstmcli.config import config_from_dict
+
+    doc = config.model_dump(mode="json")
+    doc[section][key] = value
+    return config_from_dict(doc, source=option)
 
 
 def check_writable_run(out: Path, *, force: bool, resume: bool) -> None:

@@ -82,7 +82,7 @@ def _command(func=None, *, name: str | None = None):
         code = 0
         try:
             with _terminate_as_interrupt():
-                _check_outputs(kwargs)
+                _check_outputs(kwargs, name or func.__name__)
                 out.open_log(kwargs)
                 with _output_lock(kwargs.get("out_path"), wait=kwargs.get("wait", False),
                                   out=out):
@@ -148,13 +148,13 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _check_outputs(kwargs: dict) -> None:
+def _check_outputs(kwargs: dict, command: str) -> None:
     """Before any work: every output may be written and is none of the command's inputs
     (lstmcli/outputs.py holds the policy)."""
     from lstmcli.outputs import plan
 
-    is_train = "run_dir" in kwargs
-    table_on_stdout = "last" in kwargs or "future" in kwargs  # predict, rollout
+    is_train = command == "train"
+    table_on_stdout = command in ("predict", "rollout")  # their table goes to stdout
     out = kwargs.get("out_path")
     if table_on_stdout and kwargs.get("json_out") and str(out) == "-":
         out = None  # the rows go inside the JSON document
