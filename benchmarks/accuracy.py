@@ -100,7 +100,8 @@ def main() -> None:
             y = df["y"].to_numpy(dtype="float64")
             ets = []
             for origin in scores["origin"].unique():
-                cut = int(np.flatnonzero(df["ds"].dt.strftime("%Y-%m-%d") == origin)[0])
+                # the origin is the last row the forecast knows
+                cut = int(np.flatnonzero(df["ds"].dt.strftime("%Y-%m-%d") == origin)[0]) + 1
                 pred = auto_ets(y[:cut], df["ds"][:cut], horizon, season, freq)
                 ets.append(metrics.mase(pred, y[cut:cut + horizon], y[:cut], season))
             mase = scores.groupby("method")["mase"].mean()

@@ -4,14 +4,17 @@ without --config. Measured choices, with the figures, in docs/accuracy.md:
 - horizon H: the one asked for (`train --horizon`, `backtest -H`), else `default_horizon`
   (halved while the series are too short for it); the model emits all H steps from one
   window (a direct head) and `rollout` uses it in one call, in blocks of H beyond it;
-- look_back: 1.5 H or two seasons, whichever is longer, bounded by the series' lengths;
+- look_back: 2 H or two seasons, whichever is longer, bounded by the series' lengths;
 - scale-free: each series divided by its own mean absolute value (per series, no shift, so a
   positive series stays positive), each window divided again by its own level inside the
   model, and changes learnt from the window's last value (model.residual: last_value);
+- the head reads the LSTM's output and the whole window (model.linear_skip): a linear
+  autoregression beside the LSTM;
 - validation on the last H steps of each series (the forecast the user asks for; with few
   series, at least a fifth of the shortest, for enough validation windows);
-- one LSTM(64), MAE loss, batch 256, Adam at 0.003, early stopping (patience 10); the
-  median of three of them (seeds) up to ENSEMBLE_WINDOWS training windows;
+- one LSTM(64), MAE loss, batch 256, Adam at 0.003, early stopping (patience 10), then
+  trained again on every row for the best epoch count (training.refit); the median of
+  three of them (seeds) up to ENSEMBLE_WINDOWS training windows;
 - calendar features only for a single series (across many series the month pattern is in
   the window: two seasons of it).
 """
@@ -46,7 +49,10 @@ def _tail(h: int, lengths: list[int]) -> int:
     return h if len(lengths) >= MANY else max(h, math.ceil(0.2 * lengths[0]))
 
 
-def auto_config(frame: Frame, horizon: int | None = None) -> tuple[Config, list[str]]:
+def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "train"
+                ) -> tuple[Config, list[str]]:
+    """The config for this data, and the note saying what was picked; command: `train`
+    (which saves it in the run directory) or `backtest` (which trains it at each origin)."""
     season = metrics.season_length(frame.freq)
     lengths = sorted(len(s.values) for s in frame.series)
     median = lengths[len(lengths) // 2]
@@ -57,7 +63,7 @@ def auto_config(frame: Frame, horizon: int | None = None) -> tuple[Config, list[
     tail = _tail(h, lengths)
     # long enough to see the cycle and the horizon, short enough that the median series
     # keeps training windows after its validation tail
-    look_back = max(math.ceil(1.5 * h), 2 * season if season > 1 else 4)
+    look_back = max(2 * h, 2 * season if season > 1 else 4)
     look_back = max(2, min(look_back, 96, median - tail - h))
     windows = sum(max(0, n - tail - look_back - h + 1) for n in lengths)
     members = 3 if windows <= ENSEMBLE_WINDOWS else 1
@@ -67,31 +73,43 @@ def auto_config(frame: Frame, horizon: int | None = None) -> tuple[Config, list[
         "data": {"calendar": calendar, "scaling": "mean",
                  "scale_per_series": frame.is_long and len(lengths) > 1},
         "window": {"look_back": look_back, "horizon": h},
-        "model": {"layers": [{"units": 64}], "residual": "last_value", "normalize": "window"},
+        "model": {"layers": [{"units": 64}], "residual": "last_value", "normalize": "window",
+                  "linear_skip": True},
         "training": {"epochs": 100, "batch_size": 256, "loss": "mae", "validation": tail,
                      "optimizer": {"learning_rate": 0.003},
                      "early_stopping": {"patience": 10}, "interval_steps": h,
-                     "ensemble": members},
+                     "ensemble": members, "refit": True},
     }
     config = config_from_dict(doc, source="automatic config")
-    model = "the median of 3 LSTM(64)s" if members > 1 else "one LSTM(64)"
+    model = ("the median of 3 LSTM(64)s" if members > 1 else "one LSTM(64)") + \
+        " with a linear skip from the window"
     said = ("" if h == asked and horizon else
             " (the default for this frequency; set --horizon)" if h == asked else
             f" (of the {asked} asked: the series are short; rollout goes on in blocks)")
     notes = [f"no --config: picked horizon {h}{said}"
              f", look_back {look_back} (season length {season}), each series and window "
              f"scaled by its own level, {model} forecasting the horizon at once, validation "
-             f"on the last {tail} steps of each series, early stopping (patience 10); the "
-             "config is saved as RUN_DIR/config.yaml to edit and reuse"]
+             f"on the last {tail} steps of each series, early stopping (patience 10), then "
+             "trained again on every row for the best epoch count; "
+             + ("the config is saved as RUN_DIR/config.yaml to edit and reuse"
+                if command == "train" else "trained at each origin; `lstmcli train DATA.csv "
+                f"-o RUN_DIR{f' --horizon {horizon}' if horizon else ''}` picks the same "
+                "and saves it as RUN_DIR/config.yaml")]
     return config, notes
 
 
-def picked(data_path: str | Path, horizon: int | None = None
-           ) -> tuple[Config, Frame, list[str]]:
+def picked(data_path: str | Path, horizon: int | None = None, spec: DataSpec | None = None,
+           *, command: str = "train") -> tuple[Config, Frame, list[str]]:
     """Read the CSV once: the automatic config, the frame as that config reads it (with its
-    calendar columns), and the note saying what was picked."""
-    frame = read_series(data_path, DataSpec())
-    config, notes = auto_config(frame, horizon)
+    calendar columns), and the note saying what was picked. spec: data keys given on the
+    command line (--target, --time-col, ...): the data is read with them and they are kept
+    in the config."""
+    spec = spec or DataSpec()
+    frame = read_series(data_path, spec)
+    config, notes = auto_config(frame, horizon, command=command)
+    given = spec.model_dump(exclude_unset=True)
+    if given:
+        config = config.model_copy(update={"data": config.data.model_copy(update=given)})
     if config.data.calendar:
         frame = with_calendar(frame, config.data.calendar)
     return config, frame, notes

@@ -13,23 +13,71 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
-from lstmcli.config import Config
+from lstmcli import timegrid
+from lstmcli.config import Config, LayerSpec
 from lstmcli.data import Frame
 from lstmcli.errors import DataError
+from lstmcli.metrics import season_length
 from lstmcli.scaling import Scaler
 from lstmcli.train import TrainData
 from lstmcli.windows import chunk_layout, split_segments, window_starts
 
 
 def resolved(config: Config, frame: Frame) -> Config:
-    """The config with the columns and frequency that were actually used filled in."""
+    """The config with what the run actually used filled in: the columns and each gated
+    cell's gate activation (`recurrent_activation: sigmoid`, not null). data.freq stays as
+    given: predict and rollout infer the frequency of the data they read and compare it
+    with the run's (bundle.json's `freq`); `reusable` fills it in for config.yaml."""
     data = config.data.model_copy(update={
         "time": frame.time_col, "series": frame.series_col,
         "features": [f for f in frame.features  # those read from the file
                      if f not in getattr(frame, "derived", [])],
         "targets": frame.targets})
-    return config.model_copy(update={"data": data})
+    m = config.model
+    model = m.model_copy(update={
+        "layers": with_gates(m.layers),
+        "decoder": None if m.decoder is None else with_gates(m.decoder)})
+    return config.model_copy(update={"data": data, "model": model})
+
+
+def reusable(config: Config, frame) -> Config:
+    """The resolved config as the run's config.yaml shows it, to edit and reuse: data.freq
+    is the frequency the run used (`freq: MS`, not null) where `freq_used` finds one."""
+    return config.model_copy(update={"data": config.data.model_copy(
+        update={"freq": freq_used(config, frame)})})
+
+
+# Keras's recurrent_activation for the cells that have gates (simple_rnn has none)
+GATES = {"lstm": "sigmoid", "gru": "sigmoid"}
+
+
+def with_gates(layers: list[LayerSpec]) -> list[LayerSpec]:
+    """The layers with recurrent_activation set where it was left to Keras's default."""
+    return [layer.model_copy(update={"recurrent_activation": GATES[layer.type]})
+            if layer.recurrent_activation is None and layer.type in GATES else layer
+            for layer in layers]
+
+
+def freq_used(config: Config, frame) -> str | None:
+    """data.freq as given; else the frame's frequency as data.freq writes it ('MS'; '7' for
+    step numbers 7 apart) when reading the file again with it gives the same series: every
+    series' stamps lie on its grid (data.freq makes a stamp off the grid an error, where
+    inference only leaves that series irregular). None without a time column (the rows
+    are the steps) or for a streamed frame, which holds no stamps to check."""
+    if config.data.freq is not None or frame.freq is None or frame.time_col is None:
+        return config.data.freq
+    for s in frame.series:
+        ds = getattr(s, "ds", None)
+        if ds is None:
+            return None
+        if len(ds) > 1:
+            kind = "M" if isinstance(ds, pd.DatetimeIndex) else "i"
+            at = ds.as_unit("ns").asi8 if kind == "M" else ds.to_numpy(dtype="int64")
+            if (timegrid.places(int(at[0]), at[1:], frame.freq, kind) < 0).any():
+                return None
+    return str(frame.freq)
 
 
 def training_rows(n_rows: int, config: Config) -> int:
@@ -76,8 +124,8 @@ def fit_scaler(frame: Frame, config: Config, used: list) -> Scaler:
                       np.concatenate([s.values[:n] for s, n in used]))
 
 
-def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None
-                  ) -> tuple[Scaler, TrainData, list[str]]:
+def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None,
+                  scaler: Scaler | None = None) -> tuple[Scaler, TrainData, list[str]]:
     """Stateless: fit the scaler on the training rows, then choose the training and
     validation windows by their start rows; batches are cut from the series on the fly.
 
@@ -90,7 +138,7 @@ def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None
     w, t = config.window, config.training
     per_step = config.model.topology == "many_to_many"
     used, notes = usable_series(frame, config, w.look_back + w.horizon)
-    scaler = fit_scaler(frame, config, used)
+    scaler = scaler or fit_scaler(frame, config, used)  # (given: refit keeps the first one)
     flat, offsets = stack_series([scaler.of(s.id).transform(s.values) for s, _ in used])
     train_starts, val_starts = [], []
     for (s, n_train), offset in zip(used, offsets, strict=True):
@@ -99,21 +147,44 @@ def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None
         train_starts.append(offset + starts[starts + w.look_back + w.horizon <= n_train])
         val_starts.append(offset + starts[starts + w.look_back >= n_train])
     train_starts, val_starts = np.concatenate(train_starts), np.concatenate(val_starts)
+    train_w = val_w = None
+    if t.loss == "mase":  # each window weighted by 1 / its series' scale
+        series_w = series_weights(flat, offsets, [n for _, n in used], frame.target_idx,
+                                  config.data.season_length or season_length(frame.freq))
+        train_w, val_w = (series_w[np.searchsorted(offsets, st, side="right") - 1]
+                          for st in (train_starts, val_starts))
     teacher = config.model.topology == "seq2seq" and config.model.teacher_forcing
     batch_size = batch_size or t.batch_size  # the global batch under a strategy
     common = dict(look_back=w.look_back, horizon=w.horizon, feature_idx=frame.feature_idx,
                   target_idx=frame.target_idx, per_step=per_step, batch_size=batch_size,
                   teacher=teacher)
-    train = window_dataset(flat, train_starts, shuffle=t.shuffle, seed=t.seed, **common)
+    train = window_dataset(flat, train_starts, shuffle=t.shuffle, seed=t.seed,
+                           weights=train_w, **common)
     val = None
     if t.validation > 0 and len(val_starts):
-        val = window_dataset(flat, val_starts, shuffle=False, seed=t.seed, **common)
+        val = window_dataset(flat, val_starts, shuffle=False, seed=t.seed, weights=val_w,
+                             **common)
     out_steps = w.look_back if per_step else w.horizon
     data = TrainData(x=train, y=None, val=val, batch_size=batch_size, shuffle=t.shuffle,
                      n_train=len(train_starts), n_val=len(val_starts) if val else 0,
                      x_shape=[len(train_starts), w.look_back, len(frame.features)],
                      y_shape=[len(train_starts), out_steps, len(frame.targets)])
     return scaler, data, notes
+
+
+def series_weights(flat: np.ndarray, offsets: np.ndarray, n_train: list[int],
+                   target_idx: list[int], season: int) -> np.ndarray:
+    """1 / each series' MASE scale: the mean absolute difference of its (scaled) targets
+    `season` steps apart (1 step when the training rows are too few) over its training
+    rows, floored at 1% of their mean absolute value so a flat series cannot dominate."""
+    out = np.empty(len(offsets), dtype="float64")
+    for i, (off, n) in enumerate(zip(offsets, n_train, strict=True)):
+        v = flat[off:off + n][:, target_idx].astype("float64")
+        m = season if n > season + 1 else 1
+        scale = np.nanmean(np.abs(v[m:] - v[:-m])) if n > m else np.nan
+        floor = max(0.01 * np.nanmean(np.abs(v)), 1e-8) if n else 1e-8
+        out[i] = 1.0 / max(scale if np.isfinite(scale) else floor, floor)
+    return out
 
 
 def stateful_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, list[str]]:

@@ -25,7 +25,8 @@ def stack_series(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def window_dataset(flat: np.ndarray, starts: np.ndarray, *, look_back: int, horizon: int,
                    feature_idx: list[int], target_idx: list[int], per_step: bool,
-                   batch_size: int, shuffle: bool, seed: int, teacher: bool = False):
+                   batch_size: int, shuffle: bool, seed: int, teacher: bool = False,
+                   weights: np.ndarray | None = None):
     """(x, y) batches for the windows starting at rows `starts` of `flat`.
 
     x: (batch, look_back, features) = flat[s : s + look_back, feature_idx]
@@ -33,6 +34,7 @@ def window_dataset(flat: np.ndarray, starts: np.ndarray, *, look_back: int, hori
        or, for per-step models,       flat[s + 1 : s + look_back + 1, target_idx]
     teacher=True: x becomes (window, previous targets), the latter
        flat[s + look_back - 1 : s + look_back + horizon - 1, target_idx] (teacher forcing).
+    weights: one per start, given to the loss as (x, y, weight) batches.
     """
     import_keras()
     import tensorflow as tf  # noqa: TID253
@@ -58,11 +60,19 @@ def window_dataset(flat: np.ndarray, starts: np.ndarray, *, look_back: int, hori
             return (x, prev), y
         return x, y
 
-    ds = tf.data.Dataset.from_tensor_slices(np.asarray(starts, dtype="int64"))
+    starts = np.asarray(starts, dtype="int64")
+    if weights is None:
+        ds = tf.data.Dataset.from_tensor_slices(starts)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((starts, np.asarray(weights, dtype="float32")))
     if shuffle:
         ds = ds.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE,
-                                    deterministic=True).prefetch(tf.data.AUTOTUNE)
+    batches = ds.batch(batch_size)
+    batches = (batches.map(cut, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+               if weights is None else
+               batches.map(lambda s, w: (*cut(s), w[:, None]), num_parallel_calls=tf.data.AUTOTUNE,
+                           deterministic=True))
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def sequence_batches(rows: list[np.ndarray], *, batch_size: int, padding: bool,

@@ -52,7 +52,7 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
                                                n_features), name="window")
     masked = stateful or masking
     x = layers.Masking(mask_value=PAD, name="padding")(inputs) if masked else inputs
-    residual = spec.residual == "last_value" and not sequences_out
+    residual = spec.residual != "none" and not sequences_out
     normalize = spec.normalize == "window" and not sequences_out
     if normalize:  # each window over its own level: comparable inputs at any level
         levels = custom_layers()["WindowLevel"](columns=_target_columns(first_input),
@@ -61,6 +61,7 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
     if residual:  # the window relative to its last row: changes, not levels
         last_row = layers.Cropping1D((look_back - 1, 0), name="last_step")(inputs)
         x = layers.Subtract(name="changes")([x, last_row])
+    window_vector = layers.Flatten(name="window_vector")(x) if spec.linear_skip else None
     if spec.topology == "one_to_many":
         x = layers.Flatten(name="vector")(x)  # the one input: the window as a single vector
         x = layers.RepeatVector(horizon, name="repeat")(x)  # (batch, horizon, vector)
@@ -74,11 +75,15 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
     if sequences_out:
         outputs = layers.Dense(n_targets, name="head")(x)  # applied at every time step
     else:
+        if window_vector is not None:  # the head reads the window too: a linear skip
+            x = layers.Concatenate(name="with_window")([x, window_vector])
         x = layers.Dense(horizon * n_targets, name="head")(x)
         outputs = layers.Reshape((horizon, n_targets), name="forecast")(x)
-    if residual:  # ... plus the targets' last values: levels again
+    if residual:  # ... plus the targets' last values (or last season): levels again
         level = _select(keras, first_input, n_features, n_targets, name="last_targets")
-        outputs = layers.Add(name="level")([outputs, level(last_row)])
+        base = last_row if spec.residual == "last_value" else custom_layers()[
+            "SeasonalRepeat"](season=spec.season, horizon=horizon, name="last_season")(inputs)
+        outputs = layers.Add(name="level")([outputs, level(base)])
     if normalize:  # ... times each target's window level: the series' own units again
         scale = _select(keras, first_input, n_features, n_targets, name="target_levels")
         outputs = layers.Multiply(name="denormalized")([outputs, scale(levels)])
@@ -152,7 +157,28 @@ def custom_layers() -> dict:
         def compute_output_shape(self, shapes):
             return shapes[0]
 
-    _CUSTOM.update(WindowLevel=WindowLevel, Divide=Divide, Median=Median)
+    @keras.saving.register_keras_serializable(package="lstmcli")
+    class SeasonalRepeat(keras.layers.Layer):
+        """(batch, time, features) -> (batch, horizon, features): the window's last `season`
+        rows repeated over the horizon (step h is row time - season + h mod season)."""
+
+        def __init__(self, season: int, horizon: int, **kw):
+            super().__init__(**kw)
+            self.season, self.horizon = int(season), int(horizon)
+
+        def call(self, x):
+            n = x.shape[1]
+            rows = [n - self.season + h % self.season for h in range(self.horizon)]
+            return ops.take(x, ops.convert_to_tensor(np.array(rows, dtype="int32")), axis=1)
+
+        def compute_output_shape(self, shape):
+            return (shape[0], self.horizon, shape[-1])
+
+        def get_config(self):
+            return {**super().get_config(), "season": self.season, "horizon": self.horizon}
+
+    _CUSTOM.update(WindowLevel=WindowLevel, Divide=Divide, Median=Median,
+                   SeasonalRepeat=SeasonalRepeat)
     return _CUSTOM
 
 

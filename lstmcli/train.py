@@ -79,7 +79,9 @@ def _loss(spec: TrainingSpec):
     keeps the reported loss in the same units with or without padding."""
     keras = import_keras()
     cls = {"mse": keras.losses.MeanSquaredError, "mae": keras.losses.MeanAbsoluteError,
-           "huber": keras.losses.Huber}[spec.loss]
+           "huber": keras.losses.Huber, "mase": keras.losses.MeanAbsoluteError}[spec.loss]
+    if spec.loss == "mase":  # weights are 1 / each series' scale: the mean of the scaled
+        return cls(reduction="sum_over_batch_size")  # errors, i.e. the MASE itself
     return cls(reduction="mean_with_sample_weight")
 
 
@@ -127,6 +129,8 @@ def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None
         def on_epoch_end(self, epoch, logs=None):
             row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
                    "seconds": round(time.perf_counter() - self.t0, 4)}
+            if spec.optimizer.schedule != "constant":  # the rate this epoch ran with
+                row["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
             rows.append(row)
             if on_epoch is not None:
                 on_epoch(epoch + 1, epochs, row, row["seconds"])
@@ -177,6 +181,10 @@ def fit(model, data: TrainData, spec: TrainingSpec, *, epochs: int | None = None
             monitor=monitor, patience=spec.early_stopping.patience,
             min_delta=spec.early_stopping.min_delta, restore_best_weights=True)
         callbacks.append(stopper)
+    if spec.optimizer.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, factor=0.5, patience=max(2, spec.early_stopping.patience // 3),
+            min_lr=spec.optimizer.learning_rate / 64))
     if persist is not None and persist.every:
         callbacks.append(checkpoints.callback(persist.work, persist.fingerprint, rows=rows,
                                               stopper=stopper, every=persist.every))

@@ -14,13 +14,13 @@ from lstmcli.defaults import auto_config
 
 
 @pytest.mark.parametrize("freq, n, horizon, look_back, tail, calendar", [
-    ("MS", 144, 24, 36, 29, ["month"]),  # two seasons ahead, 1.5 H back, a fifth validates
-    ("D", 400, 14, 21, 80, ["dayofweek"]),
-    ("h", 1000, 48, 72, 200, ["hour", "dayofweek"]),
+    ("MS", 144, 24, 48, 29, ["month"]),  # two seasons ahead, 2 H back, a fifth validates
+    ("D", 400, 14, 28, 80, ["dayofweek"]),
+    ("h", 1000, 48, 96, 200, ["hour", "dayofweek"]),
     ("W-SUN", 600, 13, 104, 120, ["weekofyear"]),  # two seasons back, capped at 96
-    ("QS", 80, 8, 12, 16, ["month"]),
+    ("QS", 80, 8, 16, 16, ["month"]),
     ("MS", 40, 12, 16, 12, ["month"]),  # too short for a 24-step head: 12, in blocks
-    ("YS", 30, 6, 9, 6, []),
+    ("YS", 30, 6, 12, 6, []),
 ])
 def test_picks_by_frequency(tmp_path, freq, n, horizon, look_back, tail, calendar):
     data = wide_csv(tmp_path / "d.csv", n=n, freq=freq)
@@ -29,6 +29,7 @@ def test_picks_by_frequency(tmp_path, freq, n, horizon, look_back, tail, calenda
     assert (config.window.horizon, config.window.look_back) == (horizon, look_back)
     assert config.training.validation == tail and config.data.calendar == calendar
     assert config.model.residual == "last_value" and config.model.normalize == "window"
+    assert config.model.linear_skip and config.training.refit
     assert config.data.scaling == "mean" and not config.data.scale_per_series  # one series
     assert f"picked horizon {horizon}" in notes[0] and f"look_back {look_back}" in notes[0]
 
@@ -57,7 +58,7 @@ def test_step_numbers_get_no_calendar(tmp_path):
     data = tmp_path / "steps.csv"
     pd.DataFrame({"y": np.sin(np.arange(100) / 3)}).to_csv(data, index=False)
     config, _ = auto_config(read_series(data, DataSpec()))
-    assert config.data.calendar == [] and config.window.look_back == 9
+    assert config.data.calendar == [] and config.window.look_back == 12  # 2 H
 
 
 def test_train_without_config_says_and_saves_what_it_picked(tmp_path, cli):
@@ -75,4 +76,4 @@ def test_train_without_config_says_and_saves_what_it_picked(tmp_path, cli):
     # reused as it is
     cli("train", data, "-c", saved, "-o", tmp_path / "again", "--epochs", "1", "--quiet")
     rollout = cli("rollout", data, "-m", tmp_path / "run", "-H", "3").stdout.splitlines()
-    assert rollout[0].startswith("date,y,y_lo_80") and len(rollout) == 4
+    assert rollout[0].startswith("date,y_forecast,y_lo_80") and len(rollout) == 4

@@ -104,11 +104,12 @@ def test_no_config_forecasts_every_series_at_its_own_level(tmp_path, cli):
     for sid, g in table.groupby("unique_id"):
         h = history[history.unique_id == sid].y
         # at its own level (an untrained model stays near the last values), never negative
-        assert (g.y > 0).all() and (g.y_lo_95 >= 0).all()
-        assert h.min() / 3 < g.y.median() < 3 * h.max(), (sid, g.y.median(), h.min(), h.max())
-        assert (g.y_lo_95 <= g.y_lo_80).all() and (g.y_lo_80 <= g.y).all()
-        assert (g.y <= g.y_hi_80).all() and (g.y_hi_80 <= g.y_hi_95).all()
-    short = table[table.unique_id == "s3"].y.to_numpy()
+        f = g.y_forecast
+        assert (f > 0).all() and (g.y_lo_95 >= 0).all()
+        assert h.min() / 3 < f.median() < 3 * h.max(), (sid, f.median(), h.min(), h.max())
+        assert (g.y_lo_95 <= g.y_lo_80).all() and (g.y_lo_80 <= f).all()
+        assert (f <= g.y_hi_80).all() and (g.y_hi_80 <= g.y_hi_95).all()
+    short = table[table.unique_id == "s3"].y_forecast.to_numpy()
     np.testing.assert_allclose(short, history[history.unique_id == "s3"].y.iloc[-1])  # naive
 
 
@@ -154,5 +155,106 @@ def test_never_negative_series_are_not_forecast_below_zero(tmp_path, cli):
     table = pd.read_csv(tmp_path / "f.csv") if cli(
         "rollout", data, "-m", tmp_path / "run", "-H", "7", "-o", tmp_path / "f.csv") else None
     pos = table[table.unique_id == "pos"]
-    assert (pos[["y", "y_lo_80", "y_lo_95", "y_hi_80", "y_hi_95"]] >= 0).all().all()
+    assert (pos[["y_forecast", "y_lo_80", "y_lo_95", "y_hi_80", "y_hi_95"]] >= 0).all().all()
     assert (table[table.unique_id == "neg"].y_lo_95 < 0).any()
+
+
+def test_seasonal_residual_adds_the_last_season_repeated():
+    """With the head's weights at zero the network adds nothing: the forecast is the
+    window's last season repeated (Seasonal-Naive), at any level."""
+    cfg = config_from_dict({**BASE, "window": {"look_back": 8, "horizon": 5},
+                            "model": {**BASE["model"], "residual": "seasonal", "season": 3}})
+    model = build_model(cfg.model, look_back=8, n_features=1, horizon=5, n_targets=1,
+                        first_input=[0])
+    head = model.get_layer("head")
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    x = np.random.default_rng(3).uniform(0.5, 2, (4, 8, 1)).astype("float32") * 1000
+    expect = x[:, [5, 6, 7, 5, 6], :]  # the last 3 steps, then again
+    np.testing.assert_allclose(model.predict(x, verbose=0), expect, rtol=1e-5)
+
+
+@pytest.mark.parametrize("season, look_back", [(1, 8), (9, 8)])
+def test_seasonal_residual_needs_a_season_within_the_window(season, look_back):
+    with pytest.raises(ConfigError, match="model.season"):
+        config_from_dict({**BASE, "window": {"look_back": look_back, "horizon": 2},
+                          "model": {**BASE["model"], "residual": "seasonal", "season": season}})
+
+
+def test_mase_weights_are_one_over_the_seasonal_difference():
+    from lstmcli.layouts import series_weights
+    from lstmcli.pipeline import stack_series
+
+    a = np.tile([1.0, 3.0], 10)[:, None]  # season 2: no seasonal change -> floored
+    b = np.arange(20.0)[:, None] * 2  # changes by 4 every 2 steps
+    flat, offsets = stack_series([a, b])
+    w = series_weights(flat, offsets, [20, 10], [0], season=2)
+    np.testing.assert_allclose(w, [1 / (0.01 * 2.0), 1 / 4.0])
+    with pytest.raises(ConfigError, match="training.loss: mase"):
+        config_from_dict({"window": {"look_back": 6}, "model": {"layers": [{"units": 2}]},
+                          "training": {"mode": "stateful", "loss": "mase"}})
+
+
+def test_mase_loss_trains_on_weighted_windows(tmp_path, cli):
+    data = _levels_csv(tmp_path / "levels.csv", lengths=(40, 40), levels=(5.0, 500.0))
+    cfg = write_yaml(tmp_path / "m.yaml", {
+        "data": {"scaling": "mean", "scale_per_series": True},
+        "window": {"look_back": 12, "horizon": 4},
+        "model": {"layers": [{"units": 4}], "residual": "seasonal", "season": 12,
+                  "normalize": "window"},
+        "training": {"epochs": 2, "loss": "mase", "validation": 4}})
+    cli("train", data, "-c", cfg, "-o", tmp_path / "run")
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert np.isfinite(history[["loss", "val_loss"]].to_numpy()).all()
+    cli("rollout", data, "-m", tmp_path / "run", "-H", "6", "-o", tmp_path / "f.csv")
+    assert len(pd.read_csv(tmp_path / "f.csv")) == 12
+
+
+def test_refit_trains_again_on_every_row_for_the_best_epoch_count(tmp_path, cli):
+    data = _levels_csv(tmp_path / "levels.csv", lengths=(40, 40), levels=(5.0, 500.0))
+    cfg = write_yaml(tmp_path / "r.yaml", {
+        "data": {"scaling": "mean", "scale_per_series": True},
+        "window": {"look_back": 12, "horizon": 4},
+        "model": {"layers": [{"units": 4}], "residual": "last_value", "normalize": "window",
+                  "linear_skip": True},
+        "training": {"epochs": 3, "validation": 4, "refit": True, "ensemble": 2}})
+    result = cli("train", data, "-c", cfg, "-o", tmp_path / "run", "--json")
+    import json
+
+    doc = json.loads(result.stdout)
+    refit = doc["training"]["refit"]
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    best = [int(g.loc[g.val_loss.idxmin(), "epoch"]) for _, g in history.groupby("member")]
+    assert refit["epochs"] == best  # each member for its own best epoch count
+    assert any("refit on every row" in n for n in doc["notes"])
+    meta = json.loads((tmp_path / "run" / "bundle.json").read_text())
+    assert meta["intervals"] is not None  # calibrated before the refit, on the tail
+    cli("rollout", data, "-m", tmp_path / "run", "-H", "6", "-o", tmp_path / "f.csv")
+    assert np.isfinite(pd.read_csv(tmp_path / "f.csv").select_dtypes("number")).all().all()
+    with pytest.raises(ConfigError, match="training.refit"):
+        config_from_dict({**BASE, "training": {"refit": True, "validation": 0}})
+
+
+def test_linear_skip_feeds_the_window_to_the_head():
+    cfg = config_from_dict({**BASE, "model": {**BASE["model"], "linear_skip": True}})
+    model = build_model(cfg.model, look_back=6, n_features=2, horizon=3, n_targets=1,
+                        first_input=[0])
+    head = model.get_layer("head")
+    assert head.kernel.shape == (4 + 6 * 2, 3)  # the LSTM's 4 units and the 6 x 2 window
+    with pytest.raises(ConfigError, match="model.linear_skip"):
+        config_from_dict({"window": {"look_back": 6},
+                          "model": {"layers": [{"units": 2}], "linear_skip": True,
+                                    "topology": "many_to_many"}})
+
+
+def test_plateau_schedule_halves_the_learning_rate(tmp_path, cli):
+    data = _levels_csv(tmp_path / "levels.csv", lengths=(40, 40), levels=(5.0, 500.0))
+    cfg = write_yaml(tmp_path / "p.yaml", {
+        "window": {"look_back": 12, "horizon": 4},
+        "model": {"layers": [{"units": 2}]},
+        "training": {"epochs": 8, "validation": 4, "loss": "mae",
+                     "optimizer": {"learning_rate": 5.0, "schedule": "plateau"},
+                     "early_stopping": {"enabled": False}}})
+    cli("train", data, "-c", cfg, "-o", tmp_path / "run")
+    rates = pd.read_csv(tmp_path / "run" / "history.csv")["learning_rate"].to_numpy()
+    assert rates[0] == 5.0 and rates.min() < 5.0  # a rate of 5 stalls: halved at least once
+    assert set(np.round(np.log2(5.0 / rates), 6)) <= set(range(7))  # halvings, >= 5/64
