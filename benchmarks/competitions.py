@@ -167,7 +167,7 @@ def run_lstmcli(train_csv: Path, work: Path, h: int, seed: int, config: str | No
     table = pd.read_csv(fc_csv, dtype={"unique_id": str})
     forecasts = {}
     for uid, g in table.groupby("unique_id", sort=False):
-        entry = {"pred": g["y"].to_numpy("float64"), "ds": g["ds"].to_numpy()}
+        entry = {"pred": g["y_forecast"].to_numpy("float64"), "ds": g["ds"].to_numpy()}
         for level in LEVELS:
             if f"y_lo_{level}" in g:
                 entry[f"lo_{level}"] = g[f"y_lo_{level}"].to_numpy("float64")

@@ -14,7 +14,7 @@ TensorFlow is imported only by the functions that need it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ from lstmcli.layouts import (  # noqa: F401 - also the public names of the Pytho
     stateful_layout,
 )
 from lstmcli.layouts import resolved as _resolved
+from lstmcli.layouts import reusable as _reusable
 from lstmcli.layouts import usable_series as _usable_series
 from lstmcli.scaling import Scaler
 from lstmcli.windows import input_windows, make_windows, window_starts
@@ -55,6 +56,7 @@ class WindowSet:
     parts: list[WindowPart]
     look_back: int
     seconds: dict
+    config: Config | None = None  # the config the windows were cut by
 
     @property
     def n(self) -> int:
@@ -88,17 +90,37 @@ def _text(stamp) -> str:
     return str(stamp)
 
 
-def make_window_set(data_path: str | Path, config: Config) -> WindowSet:
-    """The windows of every series, as `create_dataset` would cut them (raw units)."""
+def make_window_set(data_path: str | Path, config: Config | None, *,
+                    horizon: int | None = None, options: dict | None = None) -> WindowSet:
+    """The windows of every series, as `create_dataset` would cut them (raw units).
+
+    config None: the config `train` would pick from the data (defaults.picked); horizon and
+    options (see `train`) override the config's window.horizon and data keys."""
     t0 = time.perf_counter()
+    notes = []
+    if config is None:
+        from lstmcli.defaults import picked
+
+        config, frame, _ = picked(data_path, horizon=horizon, spec=options_spec(options))
+        notes.append(f"no --config: the windows of the config `lstmcli train` picks from this "
+                     f"data (look_back {config.window.look_back}, horizon "
+                     f"{config.window.horizon}); set --horizon, or give --config")
+    else:
+        config = with_options(config, options)
+        if horizon is not None and horizon != config.window.horizon:
+            config = _overridden(config, "window", "horizon", horizon, "--horizon")
+        frame = None
     if config.variable_length:
         raise ConfigError("window.look_back is null (variable-length sequences): each series "
                           "is one whole sequence, so there are no fixed windows to cut; "
                           "`lstmcli inspect` shows the model's input shape")
-    frame = read_series(data_path, config.data)
+    if frame is None:
+        frame = read_series(data_path, config.data)
+    if notes:
+        frame = replace(frame, notes=frame.notes + notes)
     t1 = time.perf_counter()
     w = config.window
-    parts = []
+    parts, short = [], []
     for s in frame.series:
         X, y = make_windows(s.values, look_back=w.look_back, horizon=w.horizon, stride=w.stride,
                             feature_idx=frame.feature_idx, target_idx=frame.target_idx)
@@ -106,6 +128,14 @@ def make_window_set(data_path: str | Path, config: Config) -> WindowSet:
                                stride=w.stride)
         if len(X):
             parts.append(WindowPart(series=s, X=X, y=y, starts=starts))
+        else:
+            short.append(s)
+    if parts and short:
+        named = ", ".join(f"'{s.id}' ({len(s.values)} rows)" for s in short[:10])
+        more = f" and {len(short) - 10} more" if len(short) > 10 else ""
+        frame = replace(frame, notes=frame.notes + [
+            f"{len(short)} series skipped, shorter than look_back {w.look_back} + horizon "
+            f"{w.horizon} = {w.look_back + w.horizon} rows: {named}{more}"])
     if not parts:
         shortest = min(len(s.values) for s in frame.series)
         raise DataError(f"{frame.path}: no window fits: the longest series has "
@@ -113,7 +143,8 @@ def make_window_set(data_path: str | Path, config: Config) -> WindowSet:
                         f" look_back {w.look_back} + horizon {w.horizon} needs at least "
                         f"{w.look_back + w.horizon}")
     seconds = {"read": round(t1 - t0, 4), "window": round(time.perf_counter() - t1, 4)}
-    return WindowSet(frame=frame, parts=parts, look_back=w.look_back, seconds=seconds)
+    return WindowSet(frame=frame, parts=parts, look_back=w.look_back, seconds=seconds,
+                     config=config)
 
 
 def save_window_set(ws: WindowSet, out: str | Path, config: Config) -> Path:
@@ -141,8 +172,17 @@ def train(data_path: str | Path, config: Config | None, *, out: str | Path,
           epochs: int | None = None,
           seed: int | None = None, force: bool = False, resume: bool = False,
           wait: bool = False, distribute: str | None = None, horizon: int | None = None,
-          on_epoch=None, on_wait=None) -> dict:
+          options: dict | None = None, on_epoch=None, on_wait=None, on_status=None,
+          on_note=None) -> dict:
     """Train a model on a CSV and write the run directory `out`. Returns a summary.
+
+    options: data keys set on the command line ({"freq": "D", "series": "store"}, see
+    DATA_OPTIONS), over the config's or the picked config's; the run's config.yaml keeps them.
+
+    on_status(text) is told each stage as it starts ("reading data.csv…", "building the
+    model…", "compiling (first epoch)…"); on_note(text) gets the notes known before
+    training (the picked config, data notes) as training starts. Both notes and more are
+    in the summary too.
 
     The run is built in its work directory (checkpoints/ each epoch) and renamed to `out`
     at the end, under an advisory lock on `out`. resume: continue the interrupted run
@@ -157,12 +197,17 @@ def train(data_path: str | Path, config: Config | None, *, out: str | Path,
 
     shown, out = Path(out), real(out)  # through a symlink: the target is replaced
     frame, auto_notes = None, []
+    status = on_status or (lambda text: None)
     if config is None:  # picked from the data (which is then read only once)
         from lstmcli.defaults import picked
 
-        config, frame, auto_notes = picked(data_path, horizon=horizon)
-    elif horizon is not None and horizon != config.window.horizon:
-        config = _overridden(config, "window", "horizon", horizon, "--horizon")
+        status(f"reading {Path(data_path).name}…")
+        config, frame, auto_notes = picked(data_path, horizon=horizon,
+                                           spec=options_spec(options))
+    else:
+        config = with_options(config, options)
+        if horizon is not None and horizon != config.window.horizon:
+            config = _overridden(config, "window", "horizon", horizon, "--horizon")
     if distribute is not None:
         config = _overridden(config, "training", "distribute", distribute, "--distribute")
     cluster = tf_config() if config.training.distribute == "multi_worker" else None
@@ -171,13 +216,40 @@ def train(data_path: str | Path, config: Config | None, *, out: str | Path,
                          "BackupAndRestore per worker): rerun the same command on every worker")
     common = dict(out=out, epochs=epochs, seed=seed, force=force, resume=resume,
                   on_epoch=on_epoch, work=work_dir(out), cluster=cluster, frame=frame,
-                  picked=auto_notes)
+                  picked=auto_notes, status=status, on_note=on_note)
     if not chief_in(cluster):  # trains alongside the chief; writes nothing of the run
         return _train_locked(data_path, config, writer=False, **common)
     with hold(out, wait=wait, on_wait=on_wait):
         check_writable_run(out, force=force, resume=resume)
         summary = _train_locked(data_path, config, writer=True, **common)
     return {**summary, "run_dir": str(shown)}
+
+
+# Command-line options of train, backtest and window that set a key of the data section.
+DATA_OPTIONS = {"targets": "--target", "time": "--time-col", "series": "--id-col",
+                "freq": "--freq", "missing": "--missing"}
+
+
+def with_options(config: Config, options: dict | None) -> Config:
+    """The config with the data keys given as command-line options (None: not given)."""
+    for key, value in (options or {}).items():
+        if value is not None and value != getattr(config.data, key):
+            config = _overridden(config, "data", key, value, DATA_OPTIONS[key])
+    return config
+
+
+def options_spec(options: dict | None) -> DataSpec:
+    """The data section the command-line options alone set (the rest as by default): how
+    the data is read when no config is given."""
+    from pydantic import ValidationError
+
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    try:
+        return DataSpec.model_validate(given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        option = DATA_OPTIONS.get(str(error["loc"][0]), "options") if error["loc"] else "options"
+        raise UsageError(f"{option}: {error['msg']}. Received: {error.get('input')!r}") from None
 
 
 def _overridden(config: Config, section: str, key: str, value, option: str) -> Config:
@@ -193,14 +265,18 @@ def check_writable_run(out: Path, *, force: bool, resume: bool) -> None:
     """Fail before any work: RUN_DIR exists without --force, or an interrupted run's
     checkpoints would be thrown away (or are missing) for --resume."""
     from lstmcli import checkpoints
-    from lstmcli.bundle import check_writable
+    from lstmcli.bundle import META_FILE, check_writable
     from lstmcli.errors import BundleError
 
-    check_writable(out, force=force)
     work = checkpoints.work_dir(out)
     if resume and checkpoints.latest(work) is None:
+        if (out / META_FILE).is_file():  # a run's directory, not just any one
+            raise BundleError(f"{out}: nothing to resume: it is a finished run, and no "
+                              f"interrupted training left a checkpoint in {work}; train "
+                              "without --resume (with --force to replace the run)")
         raise BundleError(f"{out}: no interrupted training to resume (no checkpoint in "
                           f"{work}); train without --resume")
+    check_writable(out, force=force)
     if not resume and work.exists():
         if checkpoints.latest(work) is not None and not force:
             raise BundleError(f"{out}: an interrupted training left checkpoints in {work}; "
@@ -210,7 +286,7 @@ def check_writable_run(out: Path, *, force: bool, resume: bool) -> None:
 
 def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, resume,
                   on_epoch, work: Path, cluster: dict | None, writer: bool,
-                  frame: Frame | None, picked: list[str]) -> dict:
+                  frame: Frame | None, picked: list[str], status, on_note) -> dict:
     from lstmcli import checkpoints, distribute
     from lstmcli.backend import versions
     from lstmcli.bundle import save_bundle
@@ -228,12 +304,15 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         config = config.model_copy(update={"training": config.training.model_copy(
             update=overrides)})
     t0 = time.perf_counter()
+    status("loading TensorFlow…")
     seed_everything(config.training.seed)
     if config.data.stream:  # larger than memory: read in passes, windows cut on the fly
         from lstmcli.stream import stream_layout
 
+        status(f"scanning {Path(data_path).name}…")
         frame, scaler, data, notes = stream_layout(data_path, config)
     elif frame is None:
+        status(f"reading {Path(data_path).name}…")
         frame = read_series(data_path, config.data)
     config = _resolved(config, frame)
     print_ = checkpoints.fingerprint(config, data_path)
@@ -268,6 +347,7 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
                  n_targets=len(frame.targets), stateful=stateful,
                  batch_size=config.training.batch_size, first_input=first_inputs(frame),
                  masking=config.window.padding)
+    status("building the model…")
     with distribute.scope(strategy):  # variables live where the strategy wants them
         model = build_model(config.model, **shape)
         fitted = model
@@ -283,6 +363,9 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         every = 0  # the members are trained one after another; a restart trains them anew
         notes.append(f"ensemble: {members} models (seeds {config.training.seed}.."
                      f"{config.training.seed + members - 1}); forecasts are their median")
+    if on_note is not None:  # what is known before training is said before it
+        for note in frame.notes + notes:
+            on_note(note)
     with graceful_stop() as stop:
         persist = Persistence(work=work, fingerprint=print_, every=every, resume=state,
                               stop=stop)
@@ -293,6 +376,8 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
                     if k:  # the next member: its own seed, its own initial weights
                         seed_everything(config.training.seed + k)
                         model = fitted = build_model(config.model, **shape)
+                    status(f"model {k + 1} of {members}: compiling (first epoch)…"
+                           if members > 1 else "compiling (first epoch)…")
                     results.append(fit(fitted, data, config.training, on_epoch=on_epoch,
                                        jit_compile=jit, persist=persist, strategy=strategy))
                     trained.append(model)
@@ -313,8 +398,17 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         from lstmcli.topology import median_of
 
         model = median_of(trained)
+    if writer and not config.data.stream:
+        status("calibrating prediction intervals…")
     intervals = (_calibrate(model, frame, scaler, config, notes)
                  if writer and not config.data.stream else None)
+    refit = None
+    if config.training.refit:  # the tail held out above now trains too
+        model, refit = _refit(frame, config, results, shape, scaler, jit=jit, status=status,
+                              on_epoch=on_epoch, out=out, work=work)
+        notes.append(f"refit on every row (the validation tail too) for the best epoch count "
+                     f"({', '.join(map(str, refit['epochs']))}) in {refit['seconds']:.0f} s; "
+                     "the intervals were calibrated before, on the held-out tail")
 
     if result.history[0]["epoch"] > 1:
         notes.append(f"resumed from this worker's backup after epoch "
@@ -325,7 +419,12 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
                 "seconds": result.seconds, "train_samples": int(data.n_train),
                 "val_samples": int(data.n_val), "resumed_after": (
                     state.epochs_done if state else None),
-                "params": int(model.count_params()), "distribute": dist}
+                "params": int(model.count_params()), "distribute": dist, "refit": refit}
+    if writer and intervals is None:  # say why, here and to predict / rollout later
+        why = no_intervals(config, {"training": {"no_intervals": _uncalibrated(frame)}})
+        if why:
+            training["no_intervals"] = why
+            notes.append(f"no prediction intervals: {why}")
     meta = {
         "versions": versions(),
         "created": pd.Timestamp.now(tz="UTC").isoformat(),
@@ -338,16 +437,53 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         "scaler": scaler.to_dict(),
         "training": training,
         "intervals": intervals,
+        "ranges": _training_ranges(frame, config) if writer else None,
     }
     if writer:
+        status(f"writing {out.name}…")
         save_bundle(out, model=model, meta=meta, history=result.history, force=force,
-                    staging=work)
+                    staging=work, reuse=_reusable(config, frame).model_dump(mode="json"))
     return {"command": "train", "run_dir": str(out) if writer else None,
             "data": str(data_path),
             "series": len(frame.series), "features": frame.features, "targets": frame.targets,
             "x_shape": data.x_shape, "y_shape": data.y_shape,
             "training": training, "notes": frame.notes + notes,
             "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _refit(frame: Frame, config: Config, results: list, shape: dict, scaler: Scaler, *,
+           jit, status, on_epoch, out: Path, work: Path):
+    """training.refit: each member trained again from its own seed on every row of every
+    series (no validation tail, no early stopping) for its best epoch count, with the same
+    scaler (so the intervals calibrated in its units hold). Returns (model, summary)."""
+    from lstmcli.config import EarlyStoppingSpec
+    from lstmcli.errors import Interrupted
+    from lstmcli.signals import graceful_stop
+    from lstmcli.topology import build_model, median_of
+    from lstmcli.train import Persistence, fit, seed_everything
+
+    full = config.model_copy(update={"training": config.training.model_copy(update={
+        "validation": 0.0, "early_stopping": EarlyStoppingSpec(enabled=False)})})
+    _, data, _ = split_windows(frame, full, scaler=scaler)
+    members, epochs, seconds = [], [], 0.0
+    with graceful_stop() as stop:
+        for k, result in enumerate(results):
+            seed_everything(config.training.seed + k)
+            model = build_model(config.model, **shape)
+            status(f"refit {k + 1} of {len(results)} on every row…" if len(results) > 1
+                   else "refit on every row…")
+            try:
+                done = fit(model, data, full.training, epochs=result.best_epoch,
+                           on_epoch=on_epoch, jit_compile=jit,
+                           persist=Persistence(work=work, fingerprint="", every=0, stop=stop))
+            except Interrupted as exc:
+                raise Interrupted(f"{out}: {exc} (refit; nothing was written)",
+                                  exc.exit_code - 128) from None
+            members.append(model)
+            epochs.append(result.best_epoch)
+            seconds += done.seconds
+    model = median_of(members) if len(members) > 1 else members[0]
+    return model, {"epochs": epochs, "seconds": round(seconds, 3)}
 
 
 def _ensemble_result(results: list):
@@ -361,6 +497,33 @@ def _ensemble_result(results: list):
     return replace(results[-1], history=history,
                    best_loss=float(np.mean([r.best_loss for r in results])),
                    seconds=round(sum(r.seconds for r in results), 3))
+
+
+def _uncalibrated(frame: Frame) -> str:
+    """Why `intervals.calibrate` found nothing to calibrate on."""
+    unfed = [t for t in frame.targets if t not in frame.features]
+    if unfed:
+        return (f"the targets {unfed} are not inputs, so the calibration forecasts over the "
+                "validation tails cannot feed them back")
+    return "no series has a validation tail longer than window.look_back"
+
+
+def _training_ranges(frame, config: Config) -> dict:
+    """bundle.json's `ranges` (datacheck.py): each column's smallest and largest value in
+    the rows training read; per series too with data.scale_per_series."""
+    from lstmcli.datacheck import ranges_of
+
+    derived = getattr(frame, "derived", [])
+    columns = [c for c in frame.columns if c not in derived]
+    if config.data.stream:  # one more pass over the file
+        from lstmcli.stream import column_ranges
+
+        seen = column_ranges(frame)
+    else:
+        keep = [frame.columns.index(c) for c in columns]
+        seen = {s.id: (s.values[:, keep].min(axis=0), s.values[:, keep].max(axis=0))
+                for s in frame.series if len(s.values)}
+    return ranges_of(columns, seen, per_series=config.data.scale_per_series)
 
 
 def _calibrate(model, frame: Frame, scaler: Scaler, config: Config, notes: list[str]
@@ -422,29 +585,118 @@ def _stamp(value) -> str | int:
 # ------------------------------------------------------------------ predict / rollout
 
 
-def _load(run_dir: str | Path, data_path: str | Path, *, tail: bool = False):
-    """The run, the data, and for a streaming run read for its tails, the scan (else None).
+def _load(run_dir: str | Path, data_path: str | Path, *, tail: bool = False,
+          shown: str | Path | None = None):
+    """The run, the data, for a streaming run read for its tails the scan (else None), and
+    what comparing the data with the run found (`_Checked`).
 
     tail: only the last look_back rows of each series are needed (a stateful model's
     rollout reads its whole history itself, block by block); a streaming run then reads
-    them in one pass without loading the file."""
+    them in one pass without loading the file. shown: the file to name in messages (the
+    user's, when data_path is a temporary copy)."""
     from lstmcli.bundle import load_bundle
+    from lstmcli.datacheck import check_columns, inferred_freq
 
     bundle = load_bundle(run_dir)
     spec: DataSpec = bundle.config.data
+    name = shown or data_path
+    check_columns(data_path, bundle.config, run_dir, shown=name)
     sf = None
-    if spec.stream and tail and (bundle.config.window.look_back or _runs_whole_history(bundle)):
+    whole = _runs_whole_history(bundle)  # reads each series' whole history
+    if spec.stream and tail and (bundle.config.window.look_back or whole):
         from lstmcli.stream import scan
 
         sf = scan(data_path, spec, fallback_freq=bundle.meta.get("freq"))
-        whole = _runs_whole_history(bundle)  # reads each history itself: needs the last row
         frame = _tail_frame(sf, 1 if whole else bundle.config.window.look_back, note=not whole)
+        found = sf.freq if spec.freq is None else sf.inferred
     else:
         frame = read_series(data_path, spec, fallback_freq=bundle.meta.get("freq"))
+        found = frame.freq if spec.freq is None else inferred_freq([s.ds for s in frame.series])
     if frame.columns != bundle.scaler.columns:
-        raise DataError(f"{data_path}: columns {frame.columns} do not match the model's "
+        raise DataError(f"{name}: columns {frame.columns} do not match the model's "
                         f"{bundle.scaler.columns}")
-    return bundle, frame, sf
+    if sf is not None and whole:  # the history is read block by block: one more pass
+        from lstmcli.stream import column_ranges
+
+        seen = list(column_ranges(sf).items())
+        what = "the rows read"
+    elif tail and not whole:
+        lb = bundle.config.window.look_back
+        seen = [(s.id, s.values[-lb:]) for s in frame.series]
+        what = f"the last {lb} rows (the forecast's inputs)"
+    else:
+        seen = [(s.id, s.values) for s in frame.series]
+        what = "the rows read"
+    checked = _check_data(bundle, frame, name, run_dir, found, seen, what)
+    return bundle, frame, sf, checked
+
+
+@dataclass
+class _Checked:
+    """What comparing a file with the run found (datacheck.py): notes, and for data read
+    block by block, each series' smallest value of every column (for `_floor`)."""
+
+    notes: list[str]
+    lows: dict[str, np.ndarray] | None = None
+
+    def floor(self, frame, s) -> np.ndarray:
+        """`_floor` of a series: from all its rows where a pass over the file found each
+        series' smallest values (`lows`: streamed predict, and streamed stateful or
+        variable-length runs), else from the rows of it in `frame`: all of them when the
+        file was read whole, but only the last window.look_back when only its tail was
+        read (streamed stateless rollout and predict --last)."""
+        if self.lows is not None and s.id in self.lows:
+            return _floor(self.lows[s.id][None, frame.target_idx])
+        return _floor(s.values[:, frame.target_idx])
+
+
+def _check_data(bundle, frame, name, run_dir, found_freq, seen: list, what: str) -> _Checked:
+    """Compare the data with the run (datacheck.py): its frequency (an error), series a
+    per-series scaled run never saw (a note; they get scalers of their own rows), values
+    far outside the training range in the rows `seen` ((series id, rows or (min, max))
+    pairs; a note), and why there are no prediction intervals when there are none."""
+    from lstmcli import datacheck
+
+    datacheck.check_freq(found_freq, bundle.meta.get("freq"), path=name, run_dir=run_dir)
+    notes = []
+    unseen = datacheck.unseen_series([s.id for s in frame.series], bundle.scaler)
+    if unseen:
+        new = set(unseen)
+        bundle.scaler = datacheck.with_own_scalers(
+            bundle.scaler, {s.id: s.values for s in frame.series if s.id in new})
+        notes.append(datacheck.unseen_note(unseen, name))
+    notes += datacheck.range_notes(bundle.meta.get("ranges"), frame.columns, seen,
+                                   series_label="series" if frame.is_long else None, what=what)
+    reason = no_intervals(bundle.config, bundle.meta)
+    if reason:
+        notes.append(f"no prediction intervals: {reason}")
+    lows = {sid: r[0] for sid, r in seen if isinstance(r, tuple)} or None
+    return _Checked(notes=notes, lows=lows)
+
+
+def no_intervals(config: Config, meta: dict | None = None) -> str | None:
+    """Why a run has no prediction intervals, in words (None: it has them, or
+    training.interval_steps is 0: none were asked for)."""
+    if meta is not None and meta.get("intervals"):
+        return None
+    t = config.training
+    if not t.interval_steps:
+        return None
+    if t.mode == "stateful":
+        return ("stateful runs are not calibrated: intervals come from forecasts started at "
+                "every origin of the validation tails, and a stateful model would have to "
+                "warm its state up again for each origin (not done yet)")
+    if config.variable_length:
+        return ("variable-length runs (window.look_back: null) are not calibrated: each series "
+                "is one sequence, so the validation tails give no forecast origins")
+    if config.data.stream:
+        return ("streaming runs (data.stream) are not calibrated yet: the calibration forecasts "
+                "need the validation tails in memory")
+    if t.validation == 0:
+        return "training.validation is 0: there was no validation tail to calibrate them on"
+    recorded = (meta or {}).get("training", {}).get("no_intervals")
+    return recorded or ("the validation tails gave nothing to calibrate on (targets that "
+                        "are not inputs, or tails no longer than window.look_back)")
 
 
 def _stamps_ending(last, freq, n: int) -> pd.Index:
@@ -647,20 +899,43 @@ def _per_step_model(bundle) -> bool:
 
 
 def _rows(frame: Frame, s, stamps, preds: np.ndarray, *, actual: np.ndarray | None = None,
-          steps: bool = False) -> list[dict]:
-    """Output rows for one series: [id,] time, [step,] targets, [targets_actual]."""
+          origin=None, bands: dict | None = None) -> list[dict]:
+    """Output rows for one series (lstmcli/columns.py): [id,] time, [origin, step,]
+    <target>_forecast..., [<target>_lo_<L>, <target>_hi_<L>...], [<target>_actual...].
+
+    origin: the time stamp of the last known row, when the rows are the steps of one
+    multi-step forecast (adds the origin and step columns); bands: level -> (lo, hi)
+    bounds, each (rows, targets)."""
+    from lstmcli import columns
+
+    names = [columns.forecast(t) for t in frame.targets]
+    bounds = [(level, k, columns.bound(t, "lo", level), columns.bound(t, "hi", level))
+              for level in (bands or {}) for k, t in enumerate(frame.targets)]
     out = []
     for h, p in enumerate(preds):
         row = {frame.series_col: s.id} if frame.is_long else {}
         row[_time_name(frame)] = stamps[h]
-        if steps:
-            row["step"] = h + 1
-        row.update(zip(frame.targets, p.tolist(), strict=True))
+        if origin is not None:
+            row[columns.ORIGIN] = origin
+            row[columns.STEP] = h + 1
+        row.update(zip(names, p.tolist(), strict=True))
+        for level, k, lo, hi in bounds:
+            row[lo], row[hi] = float(bands[level][0][h, k]), float(bands[level][1][h, k])
         if actual is not None:
-            row.update({f"{t}_actual": float(v)
+            row.update({columns.actual(t): float(v)
                         for t, v in zip(frame.targets, actual[h], strict=True)})
         out.append(row)
     return out
+
+
+def _bounded(p: np.ndarray, floor: np.ndarray, offsets: dict) -> tuple[np.ndarray, dict]:
+    """The forecast p (steps 1.., targets) in original units clipped at the series' floor
+    (`_floor`), and its interval bounds {level: (lo, hi)} from the offsets of
+    `_interval_bands`, clipped there too."""
+    p = np.maximum(p, floor)
+    n = len(p)
+    return p, {level: (np.maximum(p + lo[:n], floor), np.maximum(p + hi[:n], floor))
+               for level, (lo, hi) in offsets.items()}
 
 
 def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
@@ -674,7 +949,7 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
     from lstmcli.forecast import PREDICT_BATCH, predict_batches
 
     t0 = time.perf_counter()
-    bundle, frame, sf = _load(run_dir, data_path, tail=last)
+    bundle, frame, sf, checked = _load(run_dir, data_path, tail=last)
     w = bundle.config.window
     records: list[dict] = []
     if _runs_whole_history(bundle) and sf is not None:  # --last of a streamed stateful run
@@ -685,8 +960,9 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
                  "with the others, block by block"]
         pred = streamed_rollout(sf, bundle, horizon=1, feedback=feedback_order(frame))
         for s, p in zip(used, pred, strict=True):
+            p = bundle.scaler.of(s.id).inverse(p, frame.target_idx)
             records += _rows(frame, s, _future(frame, s, 1),
-                             bundle.scaler.of(s.id).inverse(p, frame.target_idx))
+                             np.maximum(p, checked.floor(frame, s)))
         n_windows = len(used)
         x_shape = [len(used), max(s.n_rows for s in sf.series), len(frame.features)]
     elif _runs_whole_history(bundle):
@@ -698,6 +974,7 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
         for i, s in enumerate(used):
             steps = bundle.scaler.of(s.id).inverse(out[i, longest - len(s.values):],
                                                    frame.target_idx)
+            steps = np.maximum(steps, checked.floor(frame, s))
             if last:
                 records += _rows(frame, s, _future(frame, s, 1), steps[-1:])
             else:  # output t predicts row t + 1
@@ -726,20 +1003,29 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
         pred = predict_batches(bundle.model, _batched(views, PREDICT_BATCH))
         if _per_step_model(bundle):
             pred = pred[:, -1:, :]  # the prediction after the window's last step
+        several = w.horizon > 1
+        limits: dict[str, tuple] = {}  # per series: its floor and interval offsets
         for (s, k), p in zip(where, pred, strict=True):  # p: (horizon, targets)
-            p = bundle.scaler.of(s.id).inverse(p, frame.target_idx)
-            first = k + w.look_back
+            if s.id not in limits:
+                limits[s.id] = (checked.floor(frame, s), _interval_bands(
+                    bundle, len(p), len(frame.targets), notes,
+                    bundle.scaler.of(s.id).scale[frame.target_idx]))
+            p, bands = _bounded(bundle.scaler.of(s.id).inverse(p, frame.target_idx),
+                                *limits[s.id])
+            first = k + w.look_back  # the first predicted row; the origin is the one before
             if last:
-                records += _rows(frame, s, _future(frame, s, w.horizon), p, steps=w.horizon > 1)
+                records += _rows(frame, s, _future(frame, s, w.horizon), p, bands=bands,
+                                 origin=s.ds[-1] if several else None)
             else:
-                records += _rows(frame, s, s.ds[first:first + w.horizon], p,
+                records += _rows(frame, s, s.ds[first:first + w.horizon], p, bands=bands,
                                  actual=s.values[first:first + w.horizon, frame.target_idx],
-                                 steps=w.horizon > 1)
+                                 origin=s.ds[first - 1] if several else None)
         n_windows, x_shape = len(where), [len(where), w.look_back, len(frame.features)]
     table = pd.DataFrame.from_records(records)
     return table, {"command": "predict", "run_dir": str(run_dir), "data": str(data_path),
                    "mode": bundle.config.training.mode, "last": last, "windows": int(n_windows),
-                   "rows": int(len(table)), "x_shape": x_shape, "notes": frame.notes + notes,
+                   "rows": int(len(table)), "x_shape": x_shape,
+                   "notes": frame.notes + checked.notes + notes,
                    "seconds": round(time.perf_counter() - t0, 3)}
 
 
@@ -748,39 +1034,51 @@ def predict_stream(data_path: str | Path, run_dir: str | Path, fh) -> dict:
     step's) prediction next to the actual values, written to the open text file `fh` block
     by block; the CSV is read in passes, never held. Same columns and row order as
     `predict`."""
+    from lstmcli import columns
     from lstmcli.bundle import load_bundle
-    from lstmcli.stream import check_unchanged, scan
+    from lstmcli.datacheck import check_columns
+    from lstmcli.stream import check_unchanged, column_ranges, scan
 
     t0 = time.perf_counter()
     bundle = load_bundle(run_dir)
-    sf = scan(data_path, bundle.config.data, fallback_freq=bundle.meta.get("freq"))
+    spec = bundle.config.data
+    check_columns(data_path, bundle.config, run_dir)
+    sf = scan(data_path, spec, fallback_freq=bundle.meta.get("freq"))
     if sf.columns != bundle.scaler.columns:
         raise DataError(f"{data_path}: columns {sf.columns} do not match the model's "
                         f"{bundle.scaler.columns}")
     if sf.freq is None:
         raise DataError(f"{data_path}: streaming predict needs a regular time frequency to "
                         "stamp its rows; set data.freq")
+    # every row is an input: their ranges (and each series' floor) take one more pass
+    checked = _check_data(bundle, sf, data_path, run_dir,
+                          sf.freq if spec.freq is None else sf.inferred,
+                          list(column_ranges(sf).items()), "the rows read")
     w = bundle.config.window
     rows = {s.id: s for s in sf.series}
     stateful = _runs_whole_history(bundle)
     several = w.horizon > 1 and not _per_step_model(bundle) and not stateful
-    header = [c for c in (sf.series_col, _time_name(sf)) if c] + (["step"] if several else []) \
-        + sf.targets + [f"{t}_actual" for t in sf.targets]
+    header = [c for c in (sf.series_col, _time_name(sf)) if c] \
+        + ([columns.ORIGIN, columns.STEP] if several else []) \
+        + [columns.forecast(t) for t in sf.targets] + [columns.actual(t) for t in sf.targets]
     pd.DataFrame(columns=header).to_csv(fh, index=False)
 
     def table(sid: str, at: np.ndarray, pred: np.ndarray, actual: np.ndarray) -> pd.DataFrame:
         """at: (k, steps) row places; pred (k, steps, targets) scaled; actual the same, as
         in the file."""
-        pred = bundle.scaler.inverse(pred, sf.target_idx)
+        pred = np.maximum(bundle.scaler.inverse(pred, sf.target_idx),
+                          checked.floor(sf, rows[sid]))
         out = pd.DataFrame({_time_name(sf): _stamps_at(rows[sid], sf.freq, at.ravel())})
         if sf.series_col is not None:
             out.insert(0, sf.series_col, sid)
-        if several:
-            out["step"] = np.tile(np.arange(1, pred.shape[1] + 1), len(at))
+        if several:  # the origin: the row before each window's first predicted row
+            out[columns.ORIGIN] = np.repeat(_stamps_at(rows[sid], sf.freq, at[:, 0] - 1),
+                                            pred.shape[1])
+            out[columns.STEP] = np.tile(np.arange(1, pred.shape[1] + 1), len(at))
         for k, target in enumerate(sf.targets):
-            out[target] = pred[:, :, k].ravel()
+            out[columns.forecast(target)] = pred[:, :, k].ravel()
         for k, target in enumerate(sf.targets):
-            out[f"{target}_actual"] = actual[:, :, k].ravel()
+            out[columns.actual(target)] = actual[:, :, k].ravel()
         return out
 
     write = dict(index=False, header=False, float_format="%.8g")
@@ -830,19 +1128,21 @@ def predict_stream(data_path: str | Path, run_dir: str | Path, fh) -> dict:
     check_unchanged(sf)  # several passes: they must have read one file
     return {"command": "predict", "run_dir": str(run_dir), "data": str(data_path),
             "mode": bundle.config.training.mode, "last": False, "windows": n, "streamed": True,
-            "notes": sf.notes + [f"streaming: {what}; predictions written block by block"],
+            "notes": sf.notes + checked.notes
+            + [f"streaming: {what}; predictions written block by block"],
             "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def _stamps_at(series, freq, places: np.ndarray) -> pd.Index:
     """The time stamps of rows `places` (after dropping missing rows) of a scanned series,
-    without building the whole series' index: its rows in the file, dropped ones included,
-    step by `freq` (the scan checked it), and its last kept row is at last_ds."""
-    from lstmcli.stream import file_places
+    without building the whole series' index: its rows in the file, dropped ones and
+    missing time stamps included, step by `freq` (the scan checked it), and its last kept
+    row is at last_ds."""
+    from lstmcli.stream import time_places
 
     places = np.asarray(places)
-    in_file = file_places(series, places)
-    back = int(file_places(series, np.array([series.n_rows - 1]))[0]) - in_file
+    in_file = time_places(series, places)
+    back = int(time_places(series, np.array([series.n_rows - 1]))[0]) - in_file
     if isinstance(freq, int):
         return pd.Index(int(series.last_ds) - freq * back)
     lo, hi = int(back.min()), int(back.max())
@@ -852,17 +1152,19 @@ def _stamps_at(series, freq, places: np.ndarray) -> pd.Index:
 
 
 def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
-            future: str | Path | None = None) -> tuple[pd.DataFrame, dict]:
+            future: str | Path | None = None, shown: str | Path | None = None
+            ) -> tuple[pd.DataFrame, dict]:
     """Forecast `horizon` steps past the end of each series, feeding predictions back in.
 
     Stateless models slide their look_back window over the predictions. Stateful models
     warm their state up on each series' whole history, then continue one step at a time
-    without a reset.
+    without a reset. shown: the file to name in messages, when data_path is a temporary
+    copy of it (evaluate).
     """
     t0 = time.perf_counter()
     if horizon < 1:
         raise DataError(f"--horizon must be >= 1. Received: {horizon}")
-    bundle, frame, sf = _load(run_dir, data_path, tail=True)
+    bundle, frame, sf, checked = _load(run_dir, data_path, tail=True, shown=shown)
     unknown = [f for f in frame.features if f not in frame.targets and f not in frame.derived]
     one_call = (not _runs_whole_history(bundle) and not _per_step_model(bundle)
                 and horizon <= bundle.config.window.horizon)  # nothing is fed back
@@ -919,19 +1221,13 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
     records: list[dict] = []
     for s, p in zip(used, pred, strict=True):
         scale = bundle.scaler.of(s.id).scale[frame.target_idx]
-        bands = _interval_bands(bundle, horizon, len(frame.targets), notes, scale)
-        floor = _floor(s.values[:, frame.target_idx])
-        p = np.maximum(p, floor)
-        rows = _rows(frame, s, _future(frame, s, horizon), p)
-        for level, (lo, hi) in bands.items():
-            lo, hi = np.maximum(p + lo, floor), np.maximum(p + hi, floor)
-            for h, row in enumerate(rows):
-                for k, target in enumerate(frame.targets):
-                    row[f"{target}_lo_{level}"] = lo[h, k]
-                    row[f"{target}_hi_{level}"] = hi[h, k]
-        records += rows
+        p, bands = _bounded(p, checked.floor(frame, s), _interval_bands(
+            bundle, horizon, len(frame.targets), notes, scale))
+        records += _rows(frame, s, _future(frame, s, horizon), p, bands=bands)
     table = pd.DataFrame.from_records(records)
-    return table, {"command": "rollout", "run_dir": str(run_dir), "data": str(data_path),
+    return table, {"command": "rollout", "run_dir": str(run_dir),
+                   "data": str(shown or data_path),
                    "mode": bundle.config.training.mode, "horizon": horizon,
                    "series": len(used), "rows": int(len(table)), "freq": frame.freq,
-                   "notes": frame.notes + notes, "seconds": round(time.perf_counter() - t0, 3)}
+                   "notes": frame.notes + checked.notes + notes,
+                   "seconds": round(time.perf_counter() - t0, 3)}

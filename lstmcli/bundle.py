@@ -3,9 +3,11 @@
     RUN_DIR/
       model.keras    Keras 3 native format, loaded with safe_mode=True
       bundle.json    format_version, package versions, resolved config, column names,
-                     scaler parameters, frequency, last timestamp per series, training summary
+                     scaler parameters, frequency, last timestamp per series, value ranges,
+                     training summary
       history.csv    one row per epoch
-      config.yaml    the resolved config, to edit and reuse (a copy of bundle.json's)
+      config.yaml    the resolved config, to edit and reuse (bundle.json's, with data.freq
+                     the frequency the run used)
 
 A run directory is written next to its final place and renamed into it, so a crash
 leaves either the old directory or the new one, never half of one.
@@ -70,9 +72,10 @@ def _write_history(path: Path, history: list[dict]) -> None:
 
 
 def save_bundle(run_dir: str | Path, *, model, meta: dict, history: list[dict],
-                force: bool, staging: Path | None = None) -> Path:
+                force: bool, staging: Path | None = None, reuse: dict | None = None) -> Path:
     """Write the run into `staging` (default: a new temporary sibling of RUN_DIR), then
-    rename it to RUN_DIR; a previous RUN_DIR is swapped out only after that succeeds."""
+    rename it to RUN_DIR; a previous RUN_DIR is swapped out only after that succeeds.
+    reuse: the config config.yaml shows (default: bundle.json's, meta["config"])."""
     run_dir = Path(run_dir)
     check_writable(run_dir, force=force)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +91,7 @@ def save_bundle(run_dir: str | Path, *, model, meta: dict, history: list[dict],
         _write_history(tmp / HISTORY_FILE, history)
         (tmp / CONFIG_FILE).write_text(
             "# The resolved config of this run: edit and reuse with --config.\n"
-            + yaml.safe_dump(meta["config"], sort_keys=False))
+            + yaml.safe_dump(reuse or meta["config"], sort_keys=False))
         shutil.rmtree(tmp / "checkpoints", ignore_errors=True)  # the run is complete
         replace_dir(tmp, run_dir)
     finally:
@@ -190,6 +193,20 @@ class IntervalsMeta(_Part):
     hi: dict[str, list[list[OptionalNumber]]]
 
 
+class RangeParams(_Part):
+    """The smallest and largest value of each column in the rows training read."""
+
+    min: list[Number]
+    max: list[Number]
+
+
+class RangesMeta(RangeParams):
+    """What `predict`, `rollout` and `evaluate` compare new data with (datacheck.py)."""
+
+    columns: list[str] = Field(min_length=1)
+    series: dict[str, RangeParams] = {}  # data.scale_per_series: each series' own
+
+
 class BundleMeta(_Part):
     """bundle.json: the parts lstmcli reads back (others are kept as they are)."""
 
@@ -201,6 +218,7 @@ class BundleMeta(_Part):
     scaler: ScalerMeta
     training: dict[str, Any] = {}
     intervals: IntervalsMeta | None = None
+    ranges: RangesMeta | None = None  # absent in runs from before lstmcli recorded them
 
 
 def _depth_over(doc: Any, limit: int) -> bool:
@@ -290,8 +308,29 @@ def _consistent(meta: BundleMeta) -> str | None:
             bad = next(s for s, p in zip(stamps, parsed.isna(), strict=True) if p)
             sid = next(k for k, v in meta.last_ds.items() if v == bad)
             return f"last_ds[{sid!r}]: not an ISO time stamp. Received: {bad[:60]!r}"
+    if meta.ranges is not None:
+        problem = _ranges_consistent(meta.ranges, sc.columns)
+        if problem:
+            return problem
     if meta.intervals is not None:
         return _intervals_consistent(meta.intervals, targets)
+    return None
+
+
+def _ranges_consistent(rg: RangesMeta, columns: list[str]) -> str | None:
+    unknown = [c for c in rg.columns if c not in columns]
+    if unknown or len(set(rg.columns)) != len(rg.columns):
+        return (f"ranges.columns: {rg.columns} must be distinct columns of scaler.columns "
+                f"{columns}")
+    n = len(rg.columns)
+    for where, part in [("ranges", rg), *((f"ranges.series[{sid!r}]", p)
+                                          for sid, p in rg.series.items())]:
+        for key in ("min", "max"):
+            got = len(getattr(part, key))
+            if got != n:
+                return f"{where}.{key}: {got} value(s) for the {n} column(s) of ranges.columns"
+        if any(lo > hi for lo, hi in zip(part.min, part.max, strict=True)):
+            return f"{where}: a min is larger than its max. Received: {part.min}, {part.max}"
     return None
 
 
@@ -318,7 +357,8 @@ def _intervals_consistent(iv: IntervalsMeta, targets: list[str] | None) -> str |
 def read_meta(run_dir: str | Path) -> tuple[Config, dict]:
     """The config and bundle.json of a run, checked, without loading the model (or
     TensorFlow). The dict is bundle.json as written; every part lstmcli reads from it
-    (config, scaler, freq, last_ds, intervals, training) has been checked (`BundleMeta`)."""
+    (config, scaler, freq, last_ds, intervals, ranges, training) has been checked
+    (`BundleMeta`)."""
     config, meta, _ = _read(run_dir)
     return config, meta
 

@@ -10,6 +10,7 @@ import inspect
 import io
 import sys
 import traceback
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +34,8 @@ MAX_STEPS, MAX_COUNT = 100_000, 1_000_000  # as config.py bounds window.horizon 
 
 # Options shared by the commands, defined once.
 DataArg = Annotated[Path, typer.Argument(help="CSV file: wide (time + value columns) or long "
-                                         "(unique_id, ds, values).", show_default=False,
+                                         "(series id, time, values: unique_id, ds, y or "
+                                         "e.g. store, day, revenue).", show_default=False,
                                          metavar="DATA.csv")]
 AutoConfigOpt = Annotated[Path | None, typer.Option(
     "--config", "-c", help="YAML config file (default: picked from the data, see "
@@ -50,11 +52,51 @@ LogOpt = Annotated[Path | None, typer.Option("--log-file", help="Also append eve
                                              "(time-stamped, plain) to this file, e.g. for "
                                              "cron; --quiet does not silence it.",
                                              show_default=False)]
-PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also draw the first series "
-                                              "(history tail, forecasts, actuals) into this "
-                                              "PNG.", show_default=False)]
+PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also draw the last origin of "
+                                              "the first 4 series, or of --plot-series, every "
+                                              "target (history tail, forecasts, actuals, "
+                                              "intervals) into this PNG.", show_default=False)]
+PlotSeriesOpt = Annotated[list[str] | None, typer.Option(
+    "--plot-series", help="Series to draw with --plot: IDs from the series column, separated "
+    "by commas or with the option repeated (default: the first 4; a note names them).",
+    show_default=False, metavar="ID[,ID...]")]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="If another lstmcli job is writing the "
                                        "same output, wait for it instead of failing (exit 6).")]
+
+
+class Missing(str, Enum):
+    error = "error"
+    interpolate = "interpolate"
+    ffill = "ffill"
+    drop = "drop"
+
+
+# Options that set a key of the config's data section (train, backtest, window), over the
+# given or the picked config; a run's config.yaml keeps them (docs/config.md).
+TargetOpt = Annotated[list[str] | None, typer.Option(
+    "--target", help="Column to forecast (data.targets); repeat it for several.",
+    show_default=False, metavar="COLUMN")]
+TimeColOpt = Annotated[str | None, typer.Option(
+    "--time-col", help="The time column (data.time; default: ds, date, day, ... or the text "
+    "column of dates).", show_default=False, metavar="COLUMN")]
+IdColOpt = Annotated[str | None, typer.Option(
+    "--id-col", help="The series-id column of a long file (data.series; default: unique_id, "
+    "or the one text column whose values repeat).", show_default=False, metavar="COLUMN")]
+FreqOpt = Annotated[str | None, typer.Option(
+    "--freq", help="Frequency of the time stamps (data.freq): a pandas alias such as D, h, "
+    "W-SUN, MS, or a step for step numbers (default: inferred).", show_default=False,
+    metavar="FREQ")]
+MissingOpt = Annotated[Missing | None, typer.Option(
+    "--missing", help="Missing values and missing time stamps (data.missing; default error): "
+    "refuse, fill as rows (interpolate, ffill) or leave out (drop).", show_default=False,
+    case_sensitive=False)]
+
+
+def _data_options(*, target, time_col, id_col, freq, missing) -> dict:
+    """The data keys the options set (api.DATA_OPTIONS)."""
+    given = {"targets": list(target) if target else None, "time": time_col,
+             "series": id_col, "freq": freq, "missing": missing.value if missing else None}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _version(value: bool) -> None:
@@ -227,9 +269,17 @@ def _emit_table(out: Output, table, summary: dict, dest: Path | None) -> None:
 @_command
 def window(
     data: DataArg,
-    config: ConfigOpt,
+    config: AutoConfigOpt = None,
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write X, y and metadata "
                                                   "to this .npz file.")] = None,
+    horizon: Annotated[int | None, typer.Option(
+        "--horizon", "-H", min=1, max=MAX_STEPS, help="Override window.horizon (without "
+        "--config: the horizon the picked config is built for).", show_default=False)] = None,
+    target: TargetOpt = None,
+    time_col: TimeColOpt = None,
+    id_col: IdColOpt = None,
+    freq: FreqOpt = None,
+    missing: MissingOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -240,19 +290,23 @@ def window(
 ) -> None:
     """Cut a CSV into [samples, time_steps, features] windows and their targets.
 
-    Shows the shapes and the first windows in the data's own column names.
+    Shows the shapes and the first windows in the data's own column names. Without
+    --config, the windows of the config `train` would pick from the data.
 
     \b
     Example:
         lstmcli window sample_data/airline_passengers.csv -c configs/quickstart.yaml -o w.npz
+        lstmcli window sales.csv --id-col store --time-col day --target revenue
     """
     from lstmcli.api import make_window_set, save_window_set
     from lstmcli.config import load_config
     from lstmcli.render import window_table
 
-    cfg = load_config(config)
+    cfg = load_config(config) if config is not None else None
     _require_file(data, "data file")
-    ws = make_window_set(data, cfg)
+    ws = make_window_set(data, cfg, horizon=horizon, options=_data_options(
+        target=target, time_col=time_col, id_col=id_col, freq=freq, missing=missing))
+    cfg = ws.config
     summary = {"command": "window", "data": str(data), "series": len(ws.frame.series),
                "x_shape": ws.x_shape, "y_shape": ws.y_shape,
                "features": ws.frame.features, "targets": ws.frame.targets,
@@ -292,6 +346,11 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted training "
                                          "of RUN_DIR from its last checkpoint (same data and "
                                          "config; --epochs may be raised).")] = False,
+    target: TargetOpt = None,
+    time_col: TimeColOpt = None,
+    id_col: IdColOpt = None,
+    freq: FreqOpt = None,
+    missing: MissingOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -306,13 +365,16 @@ def train(
     143) the same command with --resume continues where it stopped.
 
     Without --config, a config is picked from the data (docs/accuracy.md) and saved as
-    RUN_DIR/config.yaml.
+    RUN_DIR/config.yaml, with the data options (--target, --time-col, --id-col, --freq,
+    --missing) given.
 
     \b
     Example:
         lstmcli train sample_data/airline_passengers.csv -c configs/quickstart.yaml -o runs/air
         lstmcli train sample_data/airline_passengers.csv -o runs/auto
+        lstmcli train sales.csv --id-col store --target revenue --missing interpolate -o runs/s
     """
+    out.status("starting…")
     from lstmcli import api
     from lstmcli.config import load_config
 
@@ -322,9 +384,12 @@ def train(
     try:
         summary = api.train(data, cfg, out=run_dir, epochs=epochs, seed=seed, force=force,
                             resume=resume, wait=wait, distribute=distribute, horizon=horizon,
-                            on_epoch=report, on_wait=out.note)
+                            options=_data_options(target=target, time_col=time_col,
+                                                  id_col=id_col, freq=freq, missing=missing),
+                            on_epoch=report, on_wait=out.note, on_status=out.status,
+                            on_note=None if json_out else out.note)
     finally:
-        getattr(report, "stop", lambda: None)()
+        out.stop_live()
     if json_out:
         out.json(summary)
         return
@@ -364,6 +429,7 @@ def predict(
     from lstmcli.bundle import read_meta
 
     _require_file(data, "data file")
+    out.status("predicting…")
     if not last and read_meta(model)[0].data.stream:  # written block by block
         _predict_streamed(out, data, model, out_path)
         return
@@ -402,9 +468,11 @@ def rollout(
                                          "past the end of each series.", show_default=False)],
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file to write "
                                                   "(default: stdout).")] = None,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the first series' "
-                                              "history tail and forecast into this PNG.",
-                                              show_default=False)] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the history tail, "
+                                              "forecast and intervals of the first 4 series, "
+                                              "or of --plot-series, every target, into this "
+                                              "PNG.", show_default=False)] = None,
+    plot_series: PlotSeriesOpt = None,
     future: Annotated[Path | None, typer.Option("--future", help="CSV with the covariate "
                                                 "inputs (columns that are not targets) for "
                                                 "every forecast step, same time/series "
@@ -431,11 +499,14 @@ def rollout(
     _require_file(data, "data file")
     if future is not None:
         _require_file(future, "--future file")
+    wanted = _plot_series(plot, plot_series)
+    out.status(f"forecasting {horizon} step(s)…")
     table, summary = api.rollout(data, model, horizon=horizon, future=future)
     if plot is not None:
+        out.status(f"drawing {plot.name}…")
         from lstmcli.bundle import read_meta
         from lstmcli.data import read_series
-        from lstmcli.plots import rollout_plot
+        from lstmcli.plots import rollout_plot, save
 
         config, meta = read_meta(model)
         if config.data.stream:  # only the tails are drawn: do not load the file
@@ -445,35 +516,62 @@ def rollout(
             frame = api._tail_frame(sf, max(4 * horizon, 24))
         else:
             frame = read_series(data, config.data, fallback_freq=meta.get("freq"))
-        rollout_plot(frame, table, plot, horizon=horizon)
+        drawn = rollout_plot(frame, table, horizon=horizon, series=wanted,
+                             calibrated=(meta.get("intervals") or {}).get("horizon"))
+        save(drawn, plot)
         summary["plot"] = str(plot)
+        summary["notes"] += drawn.notes
+    out.stop_live()
     _notes(out, summary)
+    if plot is not None and not json_out:
+        out.info(f"wrote {plot}")
     _emit_table(out, table, summary, out_path)
 
 
+def _plot_series(plot: Path | None, values: list[str] | None) -> list[str] | None:
+    """--plot-series as a list of IDs; it needs --plot."""
+    if not values:
+        return None
+    if plot is None:
+        raise UsageError("--plot-series chooses the series of --plot; give --plot FILE.png too")
+    from lstmcli.plots import parse_series
+
+    return parse_series(values)
+
+
 def _scored(out: Output, scores, results, summary: dict, *, dest: Path | None,
-            plot: Path | None) -> None:
+            plot: Path | None, series: list[str] | None = None,
+            calibrated: int | None = None) -> None:
     """backtest / evaluate: the table on stderr (or JSON), the scores CSV, the plot."""
     from lstmcli.evaluation import write_scores
     from lstmcli.render import scores_table
 
+    drawn = None
+    if plot is not None:  # the series chosen before anything is written
+        from lstmcli.plots import results_plot, save
+
+        out.status(f"drawing {plot.name}…")
+        drawn = results_plot(results, title=f"lstmcli {summary['command']}: last origin",
+                             targets=summary["targets"], source=summary["data"],
+                             series=series, calibrated=calibrated)
     if dest is not None:
         write_scores(scores, dest)
         summary["out"] = str(dest)
-    if plot is not None:
+    if drawn is not None:
+        save(drawn, plot)
         summary["plot"] = str(plot)
-        from lstmcli.plots import results_plot
-
-        results_plot(results, plot, title=f"lstmcli {summary['command']}: last origin",
-                     target=summary["targets"][0])
+        summary["notes"] += drawn.notes
     _notes(out, summary)
     if out.as_json:
         summary["scores"] = _records(scores)
         out.json(summary)
         return
+    out.stop_live()
     out.render(scores_table(scores, summary))
     if dest is not None:
         out.info(f"wrote {len(scores)} rows to {dest}")
+    if drawn is not None:
+        out.info(f"wrote {plot}")
 
 
 @_command
@@ -496,6 +594,12 @@ def backtest(
                                                   "row per series, origin, method and target) "
                                                   "to this CSV.")] = None,
     plot: PlotOpt = None,
+    plot_series: PlotSeriesOpt = None,
+    target: TargetOpt = None,
+    time_col: TimeColOpt = None,
+    id_col: IdColOpt = None,
+    freq: FreqOpt = None,
+    missing: MissingOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -512,18 +616,34 @@ def backtest(
     Example:
         lstmcli backtest sample_data/airline_passengers.csv -c configs/quickstart.yaml -H 12 -k 3
     """
+    from lstmcli import api
     from lstmcli.config import load_config
     from lstmcli.evaluation import backtest as run_backtest
 
     cfg = load_config(config) if config is not None else None
     _require_file(data, "data file")
+    options = _data_options(target=target, time_col=time_col, id_col=id_col, freq=freq,
+                            missing=missing)
+    wanted = _plot_series(plot, plot_series)
+    if wanted:  # an unknown ID is said before the trainings, not after them
+        from lstmcli.data import read_series
+        from lstmcli.plots import choose
+
+        out.status(f"reading {data.name}…")
+        frame = read_series(data, api.with_options(cfg, options).data if cfg is not None
+                            else api.options_spec(options))
+        choose([s.id for s in frame.series], wanted, source=str(data))
 
     def progress(k: int, n: int, seconds: float) -> None:
         out.info(f"origin {k}/{n} trained and scored in {seconds:.1f}s")
+        if k < n:
+            out.status(f"origin {k + 1} of {n}: training…")
 
+    out.status(f"origin 1 of {origins}: training…")
     scores, results, summary = run_backtest(data, cfg, horizon=horizon, origins=origins,
-                                            step=step, epochs=epochs, on_origin=progress)
-    _scored(out, scores, results, summary, dest=out_path, plot=plot)
+                                            step=step, epochs=epochs, options=options,
+                                            on_origin=progress)
+    _scored(out, scores, results, summary, dest=out_path, plot=plot, series=wanted)
 
 
 @_command
@@ -537,6 +657,7 @@ def evaluate(
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write the scores to "
                                                   "this CSV.")] = None,
     plot: PlotOpt = None,
+    plot_series: PlotSeriesOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -555,8 +676,16 @@ def evaluate(
     from lstmcli.evaluation import evaluate as run_evaluate
 
     _require_file(data, "data file")
+    wanted = _plot_series(plot, plot_series)
+    out.status(f"forecasting the last {horizon} row(s) of each series…")
     scores, results, summary = run_evaluate(data, model, horizon=horizon)
-    _scored(out, scores, results, summary, dest=out_path, plot=plot)
+    calibrated = None
+    if plot is not None:  # the steps with calibrated intervals are marked
+        from lstmcli.bundle import read_meta
+
+        calibrated = (read_meta(model)[1].get("intervals") or {}).get("horizon")
+    _scored(out, scores, results, summary, dest=out_path, plot=plot, series=wanted,
+            calibrated=calibrated)
 
 
 @_command(name="inspect")

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from lstmcli.errors import ConfigError
@@ -55,6 +63,39 @@ def _activation(value: str) -> str:
 Activation = Annotated[str, AfterValidator(_activation)]
 
 
+CELL_TYPES = ("lstm", "gru", "simple_rnn")
+
+
+def _cell_type(value):
+    """A cell type in any case (`LSTM`, `Gru`); anything else is left as written for the
+    type check to name."""
+    if isinstance(value, str) and value.strip().lower() in CELL_TYPES:
+        return value.strip().lower()
+    return value
+
+
+# A recurrent cell type, in any case (`type: LSTM` is `lstm`).
+CellType = Annotated[Literal["lstm", "gru", "simple_rnn"], BeforeValidator(_cell_type)]
+
+
+def _freq(value: str | None) -> str | None:
+    """data.freq: a pandas frequency alias or a whole number of steps (which of the two the
+    time column needs is checked when the data is read), refused before any data is read."""
+    if value is None:
+        return None
+    from lstmcli import timegrid  # pandas: only when a frequency is given (not for --help)
+
+    if timegrid.given(value, "i") is None and timegrid.given(value, "M") is None:
+        raise PydanticCustomError("freq", "not a pandas frequency alias such as D, h, 15min, "
+                                  "W-SUN, MS, QS, YS, nor a whole number of steps; set "
+                                  "data.freq (--freq) to one")
+    return value
+
+
+# data.freq: a pandas alias ("D", "h", "MS", ...) or a step ("7") for step numbers
+Freq = Annotated[str | None, AfterValidator(_freq)]
+
+
 class _Spec(BaseModel):
     # strict: `units: true` or `epochs: "10"` are mistakes, not 1 and 10; inf and nan are
     # never meant (a learning_rate of .inf trains to NaN)
@@ -64,10 +105,11 @@ class _Spec(BaseModel):
 class DataSpec(_Spec):
     """Which columns of the CSV mean what."""
 
-    # Time column. None: use a column named ds/date/time/timestamp/datetime if there is one,
-    # otherwise the rows are taken as equally spaced steps 0, 1, 2, ...
+    # Time column. None: a column named ds/date/time/day/... (data.TIME_NAMES), else the one
+    # text column of dates, otherwise the rows are taken as equally spaced steps 0, 1, 2, ...
     time: str | None = None
-    # Series-id column of a long-format file. None: `unique_id` if present, else one series.
+    # Series-id column of a long-format file. None: `unique_id` if present, else the one text
+    # column whose values name series beside a time column (data.recognise), else one series.
     series: str | None = None
     # Input columns. None: every numeric column except the time and series columns.
     features: list[str] | None = Field(default=None, min_length=1)
@@ -81,8 +123,10 @@ class DataSpec(_Spec):
     # Long format: scale each series by its own training rows (series of very different
     # levels then train one global model on comparable inputs). False: one scaler for all.
     scale_per_series: bool = False
-    # Pandas frequency alias ("D", "h", "MS", ...). None: inferred from the timestamps.
-    freq: str | None = None
+    # Pandas frequency alias ("D", "h", "MS", ...; a step for step numbers). None: inferred
+    # from the timestamps, through gaps (timegrid). Missing time stamps are rows of missing
+    # values for data.missing.
+    freq: Freq = None
     # Steps per season (12 for monthly data with a yearly cycle): the Seasonal-Naive baseline
     # and MASE's scale in backtests. None: from the frequency (h 24, D 7, W 52, MS 12, ...).
     season_length: int | None = Field(default=None, gt=0, le=1_000_000_000)
@@ -115,7 +159,7 @@ class WindowSpec(_Spec):
 class LayerSpec(_Spec):
     """One recurrent layer. `return_sequences` is not a key: it is set by position."""
 
-    type: Literal["lstm", "gru", "simple_rnn"] = "lstm"
+    type: CellType = "lstm"
     units: int = Field(gt=0, le=MAX_UNITS)
     activation: Activation = "tanh"  # tanh keeps LSTM/GRU on the fused cuDNN kernel on a GPU
     # Gate activation of lstm/gru (simple_rnn has no gates). None: sigmoid, Keras's default.
@@ -158,7 +202,14 @@ class ModelSpec(_Spec):
     # last_value: the model sees each window minus its last row and adds the targets' last
     # values back to its outputs, so it learns changes, not levels: it follows a trend past
     # the range it was trained on (many_to_one, direct, one_to_many; stateless).
-    residual: Literal["none", "last_value"] = "none"
+    # seasonal: as last_value for the inputs, but the outputs are added to the window's last
+    # `season` values repeated over the horizon (a Seasonal-Naive forecast the network
+    # corrects); model.season steps per cycle.
+    residual: Literal["none", "last_value", "seasonal"] = "none"
+    season: int = Field(default=1, gt=0, le=MAX_STEPS)
+    # linear_skip: the head also reads the whole (normalized) window, flattened: a linear
+    # autoregression learnt beside the recurrent layers (many_to_one, direct; stateless).
+    linear_skip: bool = False
     # window: each window's target columns are divided by their mean absolute value over
     # the window (its level) before the network and the outputs multiplied back, so series
     # of any level, and a series whose level drifts, reach the network on comparable inputs
@@ -175,6 +226,9 @@ class ModelSpec(_Spec):
 class OptimizerSpec(_Spec):
     name: Literal["adam", "rmsprop", "sgd"] = "adam"
     learning_rate: float = Field(default=0.001, gt=0.0, le=10.0)
+    # plateau: halve the learning rate after a third of early_stopping.patience epochs
+    # (at least 2) without a better monitored loss, down to 1/64 of learning_rate.
+    schedule: Literal["constant", "plateau"] = "constant"
 
 
 class EarlyStoppingSpec(_Spec):
@@ -194,12 +248,17 @@ class TrainingSpec(_Spec):
     chunk_length: int | None = Field(default=None, gt=0, le=MAX_STEPS)
     epochs: int = Field(default=100, gt=0, le=MAX_COUNT)
     optimizer: OptimizerSpec = OptimizerSpec()
-    loss: Literal["mse", "mae", "huber"] = "mse"
+    # mase: the absolute error divided by each series' mean absolute seasonal difference on
+    # its training rows (the MASE metric's scale; the season from the data's frequency)
+    loss: Literal["mse", "mae", "huber", "mase"] = "mse"
     early_stopping: EarlyStoppingSpec = EarlyStoppingSpec()
     # Held out for validation at the end of each series (chronological split): a fraction of
     # each series (0.1), or a number of steps (24: the last 24 steps of every series, the
     # forecast a user asks for, whatever the series' length). 0: no validation.
     validation: float = Field(default=0.1, ge=0.0, le=MAX_STEPS)
+    # refit: after early stopping on the validation tail, train again from the start on every
+    # row (the tail too) for the best epoch count; the model then knows the latest steps.
+    refit: bool = False
 
     @property
     def validation_steps(self) -> int | None:
@@ -217,7 +276,8 @@ class TrainingSpec(_Spec):
     # cluster in TF_CONFIG). batch_size is then per replica (see docs/scaling.md).
     distribute: Literal["none", "mirrored", "multi_worker"] = "none"
     # Prediction intervals (80%, 95%) from rollouts over the validation tail, for this many
-    # steps ahead; rollout adds <target>_lo_80 ... columns. 0: none. See docs/evaluation.md.
+    # steps ahead; rollout and predict add <target>_lo_80 ... columns. 0: none. See
+    # docs/evaluation.md.
     interval_steps: int = Field(default=24, ge=0, le=MAX_STEPS)
     # Train this many models (seeds seed, seed + 1, ...) and forecast with the median of
     # their outputs, as N-BEATS does; model.keras holds them all as one model.
@@ -278,9 +338,31 @@ class Config(_Spec):
         if self.model.residual != "none" and (
                 self.model.topology not in ("many_to_one", "direct", "one_to_many")
                 or self.training.mode == "stateful" or self.variable_length):
-            raise ValueError("model.residual: last_value needs a fixed window whose last row "
-                             "it can subtract: topology many_to_one, direct or one_to_many, "
-                             "stateless, with a window.look_back")
+            raise ValueError(f"model.residual: {self.model.residual} needs a fixed window whose "
+                             "last row it can subtract: topology many_to_one, direct or "
+                             "one_to_many, stateless, with a window.look_back")
+        if self.model.residual == "seasonal" and not (
+                2 <= self.model.season <= (self.window.look_back or 0)):
+            raise ValueError(f"model.season: {self.model.season} steps; residual: seasonal "
+                             "repeats the window's last season, so model.season must be at "
+                             f"least 2 and at most window.look_back ({self.window.look_back})")
+        if self.training.loss == "mase" and (self.training.mode == "stateful"
+                                             or self.variable_length or self.data.stream):
+            raise ValueError("training.loss: mase weighs each training window by its series' "
+                             "scale: stateless training with a window.look_back, not streamed")
+        if self.model.linear_skip and (self.model.topology not in ("many_to_one", "direct")
+                                       or self.training.mode == "stateful"
+                                       or self.variable_length):
+            raise ValueError("model.linear_skip: the head reads the whole window: topology "
+                             "many_to_one or direct, stateless, with a window.look_back")
+        if self.training.refit and (self.training.mode == "stateful" or self.variable_length
+                                    or self.data.stream or self.training.distribute != "none"
+                                    or self.model.topology == "seq2seq"
+                                    or self.training.validation == 0):
+            raise ValueError("training.refit: trains again on every row for the epoch count "
+                             "early stopping found on the validation tail: needs "
+                             "training.validation, stateless windows in memory, no seq2seq "
+                             "or training.distribute")
         if self.training.ensemble > 1 and (self.training.mode == "stateful"
                                            or self.model.topology == "seq2seq"
                                            or self.training.distribute != "none"):

@@ -4,7 +4,11 @@ Two layouts are read:
 
 * wide: an optional time column plus numeric columns, one series;
 * long: a series-id column (`unique_id` by default), a time column (`ds`) and value
-  columns, several series stacked (the `unique_id, ds, y` convention).
+  columns, several series stacked (the `unique_id, ds, y` convention); under other names
+  the two are recognised from the values (`recognise`: `store, day, revenue`).
+
+Each series' frequency is inferred through gaps (timegrid.py); its missing time stamps
+become rows of missing values for data.missing to refuse, fill or drop (`Gaps`).
 
 Everything downstream sees a `Frame`: per series, a time index and a float64 array of
 shape (rows, columns) whose columns are the features followed by any targets that are
@@ -15,7 +19,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import re
+import shlex
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -25,11 +31,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lstmcli import timegrid
 from lstmcli.config import DataSpec
 from lstmcli.errors import DataError
 
-TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime", "month", "period")
+# Time-column names, matched ignoring case, spaces and hyphens ("Date", "time stamp"), in
+# this order of preference; without one, a text column whose first rows are dates is taken.
+TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime", "date_time", "time_stamp", "dt",
+              "ts", "month", "period", "week", "day", "year", "quarter", "hour")
+# Of those, names that also name a cycle or a count (hour of day, day of week): such a
+# column is the time column only when its first PEEK_ROWS values look like time (dates, or
+# numbers that never repeat within a series); else it is an ordinary column, with a note.
+WEAK_TIME_NAMES = frozenset({"dt", "ts", "week", "day", "year", "quarter", "hour"})
 SERIES_NAME = "unique_id"
+PEEK_ROWS = 100  # rows read to tell text columns from numbers, and dates from other text
+DATE_ROWS = 20  # a text column whose first DATE_ROWS values are all dates holds time stamps
 DEFAULT_SERIES_ID = "series_0"
 INDEX_TIME_NAME = "t"  # name of the step counter when the file has no time column
 CHUNK_ROWS = 250_000  # rows parsed at a time
@@ -139,6 +155,28 @@ def _cols(names, most: int = 20) -> str:
     shown = ", ".join(_val(str(n)) for n in names[:most])
     more = f", ... ({len(names)} in all)" if len(names) > most else ""
     return f"[{shown}{more}]"
+
+
+# A number written with a decimal comma ("1,5", "-0,25"), as many locales write them
+DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d*,\d+\s*$")
+
+
+def _did_you_mean(missing, columns) -> str:
+    """'; did you mean 'sales'?' for names not among the columns that one of them matches
+    apart from case, or closely (difflib); '' when none does."""
+    columns = [str(c) for c in columns]
+    lower = {c.lower(): c for c in columns}
+    pairs = []
+    for name in map(str, missing):
+        close = ([lower[name.lower()]] if name.lower() in lower
+                 else difflib.get_close_matches(name, columns, n=1))
+        if close:
+            pairs.append((name, close[0]))
+    if not pairs:
+        return ""
+    if len(missing) == 1:
+        return f"; did you mean {_col(pairs[0][1])}?"
+    return "; did you mean " + ", ".join(f"{_col(c)} for {_col(n)}" for n, c in pairs) + "?"
 
 
 # ---------------------------------------------------------------------- the raw file
@@ -279,23 +317,99 @@ def _count_lines(path: Path) -> int:
     return n + after_cr
 
 
-def _pick_time_col(columns: list[str], spec: DataSpec, path: Path) -> str | None:
+def _pick_time_col(columns: list[str], spec: DataSpec, path: Path, *, series_col=None,
+                   peek=None, long_by_values=None) -> tuple[str | None, list[str]]:
+    """The time column from the config, else by name (TIME_NAMES, not one listed in
+    data.features or data.targets); a weakly named one (WEAK_TIME_NAMES) only when
+    `_not_time` finds its values look like time. Returns it and notes on the weakly named
+    columns not taken. `peek()`: the first PEEK_ROWS rows; `long_by_values(col)`: whether
+    a text column names series beside `col` as the time column (`_series_candidates`)."""
     if spec.time is not None:
         if spec.time not in columns:
-            raise DataError(f"{path}: time column {_col(spec.time)} (data.time) not found; "
-                            f"columns are {_cols(columns)}")
-        return spec.time
+            raise DataError(f"{path}: time column {_col(spec.time)} of {setting('data.time')} "
+                            f"not found; columns are {_cols(columns)}"
+                            + _did_you_mean([spec.time], columns))
+        return spec.time, []
     lower: dict[str, list[str]] = {}
     for c in columns:
-        lower.setdefault(c.lower(), []).append(c)
+        lower.setdefault(re.sub(r"[\s-]+", "_", c.strip().lower()), []).append(c)
+    used = set(spec.features or ()) | set(spec.targets or ()) | {series_col}
+    notes = []
     for name in TIME_NAMES:
         found = lower.get(name, [])
         if len(found) > 1:
             raise DataError(f"{path}: columns {_cols(found)} differ only in case, so the time "
-                            "column is ambiguous; rename one, or set data.time")
-        if found:
-            return found[0]
-    return None
+                            f"column is ambiguous; rename one, or set {setting('data.time')}")
+        if not found or found[0] in used:
+            continue
+        if name in WEAK_TIME_NAMES and peek is not None:
+            why = _not_time(peek(), found[0], series_col, long_by_values)
+            if why:
+                option = shlex.quote(_clean(found[0]))
+                notes.append(f"column {_col(found[0])} is not read as time: {why}; set "
+                             f"data.time (--time-col {option}) if it is")
+                continue
+        return found[0], notes
+    return None, notes
+
+
+def _number(value) -> str:
+    """A number as a message shows it: 1949, 0, 2.5."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _not_time(head: pd.DataFrame, col: str, series_col: str | None, long_by_values
+              ) -> str | None:
+    """Why a weakly named column (WEAK_TIME_NAMES) is not the time column, from its first
+    PEEK_ROWS values; None when it looks like time: dates, or numbers that never repeat
+    within a series (a wide file: strictly increasing, as a cycle is not; a long file: none
+    repeating within a value of the series column, or of a text column `long_by_values`
+    finds would name series beside it)."""
+    values = head[col]
+    present = values.dropna()
+    if not _numeric(values.dtype):
+        if _looks_like_dates(values):
+            return None
+        text = present.astype(str).str.strip()
+        text = text[text != ""]
+        if not len(text):
+            return "it is empty in the first rows"
+        bad = ~text.str.contains(r"\d").to_numpy()
+        with warnings.catch_warnings():  # the first value that is no date, to show
+            warnings.simplefilter("ignore")
+            try:
+                bad |= pd.to_datetime(text, errors="coerce", format="mixed").isna().to_numpy()
+            except (ValueError, TypeError, OverflowError):
+                pass
+        k = int(np.argmax(bad)) if bad.any() else 0
+        return (f"its values are not dates or numbers ({_val(text.iloc[k])} on line "
+                f"{_line(text.index[k])})")
+    if not len(present):
+        return "it is empty in the first rows"
+    ids = None if series_col is None else head.loc[present.index, series_col].astype(str)
+    keys = present if ids is None else pd.DataFrame({"id": ids, "t": present})
+    repeats = keys.duplicated(keep=False).to_numpy()
+    if not repeats.any():
+        if ids is not None:
+            return None
+        down = np.flatnonzero(np.diff(present.to_numpy()) < 0)
+        if not len(down):
+            return None
+        k = int(down[0]) + 1
+        return (f"its values do not increase ({_number(present.iloc[k])} on line "
+                f"{_line(present.index[k])} after {_number(present.iloc[k - 1])} on line "
+                f"{_line(present.index[k - 1])})")
+    if ids is None and long_by_values is not None and long_by_values(col):
+        return None  # a long file without a series column of its own name: store, year, ...
+    first = int(np.argmax(repeats))
+    same = present.to_numpy() == present.iloc[first]
+    if ids is not None:
+        same &= (ids == ids.iloc[first]).to_numpy()
+    second = int(np.flatnonzero(same)[1])
+    within = "" if ids is None else f" within series {_col(ids.iloc[first])}"
+    return (f"its values repeat{within} ({_number(present.iloc[first])} on lines "
+            f"{_line(present.index[first])} and {_line(present.index[second])})")
 
 
 ZONE = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
@@ -458,9 +572,13 @@ def _choose_columns(chunk: pd.DataFrame, spec: DataSpec, skip: set[str], path: P
     features = list(spec.features) if spec.features else _auto_features(chunk, skip, notes)
     if not features:
         text = [c for c in chunk.columns if c not in skip]
-        example = (f" (column {_col(text[0])} holds text such as "
-                   f"{_val(str(chunk[text[0]].iloc[0]))}: write plain numbers without "
-                   "thousands separators or units)") if text else ""
+        example = ""
+        if text:
+            cell = str(chunk[text[0]].iloc[0])
+            fix = ("write numbers with a decimal point (1.5, not 1,5) and no thousands "
+                   "separators" if DECIMAL_COMMA.match(cell) else
+                   "write plain numbers, without units or thousands separators")
+            example = f" (column {_col(text[0])} holds text such as {_val(cell)}: {fix})"
         raise DataError(f"{path}: no numeric columns to use as features; columns are "
                         f"{_cols(chunk.columns)}{example}")
     targets = list(spec.targets) if spec.targets else list(features)
@@ -470,7 +588,8 @@ def _choose_columns(chunk: pd.DataFrame, spec: DataSpec, skip: set[str], path: P
     missing_cols = [c for c in columns if c not in have]
     if missing_cols:
         raise DataError(f"{path}: column(s) {_cols(missing_cols)} not found (needed as "
-                        f"features/targets); columns are {_cols(chunk.columns)}")
+                        f"features/targets); columns are {_cols(chunk.columns)}"
+                        + _did_you_mean(missing_cols, chunk.columns))
     clash = [c for c in columns if c in skip]
     if clash:
         raise DataError(f"{path}: column(s) {_cols(clash)} are the time/series column and cannot "
@@ -487,28 +606,293 @@ def _fill_missing(values: np.ndarray, policy: str) -> np.ndarray:
     return df.to_numpy(dtype="float64")
 
 
+def _kind(ds: pd.Index) -> str:
+    """"M" for time stamps, "i" for step numbers."""
+    return "M" if isinstance(ds, pd.DatetimeIndex) else "i"
+
+
+def _ints(ds: pd.Index) -> np.ndarray:
+    """A time index as int64: nanoseconds for stamps (read_series keeps them in ns)."""
+    return ds.as_unit("ns").asi8 if isinstance(ds, pd.DatetimeIndex) else \
+        ds.to_numpy(dtype="int64")
+
+
 def _infer_freq(ds: pd.Index) -> str | int | None:
-    if len(ds) < 3:
-        return None
-    if not isinstance(ds, pd.DatetimeIndex):
-        steps = np.unique(np.diff(ds.to_numpy()))
-        return int(steps[0]) if len(steps) == 1 else None
-    with warnings.catch_warnings():  # pandas 3 announces a return-type change; we take either
+    """The frequency of a sorted time index without duplicates, from its first
+    timegrid.HEAD stamps, robust to gaps (see timegrid); None if too short or irregular."""
+    return timegrid.infer(_ints(ds[:timegrid.HEAD]), _kind(ds))
+
+
+# Command-line options that set a data key, named in messages that tell how to set it.
+FLAGS = {"data.time": "--time-col", "data.series": "--id-col", "data.targets": "--target",
+         "data.freq": "--freq", "data.missing": "--missing"}
+
+
+def setting(key: str) -> str:
+    """A data key as a message tells how to set it: 'data.freq (--freq)'."""
+    return f"{key} ({FLAGS[key]})" if key in FLAGS else key
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The time and series-id columns, and how each was found: "config", "name" (a
+    conventional name), "values" (recognised from the data) or None (there is none)."""
+
+    time: str | None
+    series: str | None
+    time_by: str | None = None
+    series_by: str | None = None
+    not_time: tuple[str, ...] = ()  # notes on columns named like time but not taken
+
+    def notes(self, n_series: int) -> list[str]:
+        """What was recognised from the values, for the user to confirm or override."""
+        out = list(self.not_time)
+        if self.series_by == "values":
+            out.append(f"read as long format: series column {_col(self.series)} ({n_series} "
+                       f"series), time column {_col(self.time)}; set "
+                       f"{setting('data.series')} to choose")
+        if self.time_by == "values":
+            out.append(f"column {_col(self.time)} read as the time column (its values are "
+                       f"dates); set {setting('data.time')} to choose")
+        return out
+
+
+def _peek(path: Path, header: list[str], series_col: str | None = None) -> pd.DataFrame:
+    """The first PEEK_ROWS rows, typed as pandas reads them (the series ids as text)."""
+    as_text = {header.index(series_col): str} if series_col is not None else None
+    head = _read_csv(path, nrows=PEEK_ROWS, converters=as_text)
+    head.columns = header
+    return head
+
+
+def _text_columns(head: pd.DataFrame, skip: set[str]) -> list[str]:
+    """Columns that are text, not numbers (fewer than half their cells parse as numbers):
+    those `_auto_features` leaves out."""
+    out = []
+    for c, dtype in zip(head.columns, head.dtypes, strict=True):
+        if c in skip or _numeric(dtype) or head[c].isna().all():
+            continue
+        if pd.to_numeric(head[c], errors="coerce").notna().mean() < 0.5:
+            out.append(c)
+    return out
+
+
+def _looks_like_dates(values: pd.Series) -> bool:
+    """Whether the first DATE_ROWS non-empty values all parse as time stamps (as
+    `_parse_time` parses them) and each has a digit."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""].iloc[:DATE_ROWS]
+    if len(text) < min(3, len(values)) or not text.str.contains(r"\d").all():
+        return False
+    with warnings.catch_warnings():  # pandas warns when it falls back to dateutil
         warnings.simplefilter("ignore")
-        freq = pd.infer_freq(ds)
-    return getattr(freq, "freqstr", freq)
+        try:
+            parsed = pd.to_datetime(text, errors="coerce", utc=bool(ZONE.search(text.iloc[0])))
+        except (ValueError, TypeError, OverflowError):
+            return False
+    return bool(parsed.notna().all())
+
+
+def _series_candidates(path: Path, header: list[str], time_col: str, text: list[str]
+                       ) -> list[str]:
+    """Text columns that name series: in the first CHUNK_ROWS rows, each has several
+    distinct values, each on several rows (the value of the last row read may be cut
+    short), the time stamps repeat across the file but never within one value's rows."""
+    cols = [time_col, *text]
+    place = {c: j for j, c in enumerate(header)}
+    sample = _read_csv(path, nrows=CHUNK_ROWS, usecols=sorted(place[c] for c in cols),
+                       dtype=str, keep_default_na=False)
+    sample.columns = [c for c in header if c in set(cols)]
+    times = sample[time_col].str.strip()
+    if len(sample) < 4 or not times.duplicated().any():
+        return []  # one row per time stamp: one series
+    cut = len(sample) == CHUNK_ROWS
+    out = []
+    for c in text:
+        ids = sample[c].str.strip()
+        if (ids == "").any():
+            continue
+        counts = ids.value_counts()
+        if cut:
+            counts = counts.drop(ids.iloc[-1])
+        if len(counts) + cut < 2 or (counts < 2).any():
+            continue
+        if not pd.DataFrame({"id": ids, "t": times}).duplicated().any():
+            out.append(c)
+    return out
+
+
+def recognise(header: list[str], spec: DataSpec, path) -> Keys:
+    """The time column and the series-id column (None: none / wide format): from the config;
+    else by name (TIME_NAMES, `unique_id`); else from the values of the first rows:
+
+    * time: the one text column whose first DATE_ROWS values are dates;
+    * series (only beside a time column): the one text column whose values repeat, the time
+      stamps repeating across the file but not within a value's rows (a long file, e.g.
+      `store,day,revenue`).
+
+    A column named like a cycle as well as like time (`hour`, `day`, `year`: WEAK_TIME_NAMES)
+    is the time column only when its first PEEK_ROWS values are dates or numbers that never
+    repeat within a series (`_not_time`); else it is an ordinary column, with a note.
+    Two columns that would both fit are an error asking to choose (data.time, data.series).
+    `stream.scan` calls this too: both readers decide from the same first rows.
+    """
+    path = Path(path)
+    series_col = spec.series
+    if series_col is not None and series_col not in header:
+        raise DataError(f"{path}: series column {_col(series_col)} of {setting('data.series')} "
+                        f"not found; columns are {_cols(header)}"
+                        + _did_you_mean([series_col], header))
+    series_by = "config" if series_col is not None else None
+    if series_col is None and SERIES_NAME in header and SERIES_NAME != spec.time:
+        series_col, series_by = SERIES_NAME, "name"
+    peeked: list[pd.DataFrame] = []
+    found: dict[str, list[str]] = {}  # series candidates beside each time column tried
+
+    def peek() -> pd.DataFrame:
+        if not peeked:
+            peeked.append(_peek(path, header, series_col))
+        return peeked[0]
+
+    def candidates(time_col: str) -> list[str]:
+        if time_col not in found:
+            head = peek()
+            text = [c for c in _text_columns(head, {time_col})
+                    if not _looks_like_dates(head[c])]
+            found[time_col] = _series_candidates(path, header, time_col, text) if text else []
+        return found[time_col]
+
+    time_col, not_time = _pick_time_col(header, spec, path, series_col=series_col, peek=peek,
+                                        long_by_values=candidates)
+    time_by = None if time_col is None else "config" if spec.time is not None else "name"
+    if time_col is not None and series_col is not None:
+        return Keys(time_col, series_col, time_by, series_by, tuple(not_time))
+    head = peek()
+    text = _text_columns(head, {c for c in (time_col, series_col) if c})
+    if time_col is None:
+        dates = [c for c in text if _looks_like_dates(head[c])]
+        if len(dates) > 1:
+            raise DataError(f"{path}: columns {_cols(dates)} all hold dates, so the time column "
+                            f"is ambiguous; set {setting('data.time')} to the time column")
+        if dates:
+            time_col, time_by = dates[0], "values"
+    if series_col is None and time_col is not None:
+        ids = candidates(time_col)
+        if len(ids) > 1:
+            raise DataError(f"{path}: columns {_cols(ids)} could each name the series of a long "
+                            f"file (text repeating, one row per time stamp each); set "
+                            f"{setting('data.series')} to the series column")
+        if ids:
+            series_col, series_by = ids[0], "values"
+    return Keys(time_col, series_col, time_by, series_by, tuple(not_time))
 
 
 def key_columns(header: list[str], spec: DataSpec, path) -> tuple[str | None, str | None]:
-    """The time column and the series-id column (None: none / wide format)."""
-    time_col = _pick_time_col(header, spec, path)
-    series_col = spec.series
-    if series_col is not None and series_col not in header:
-        raise DataError(f"{path}: series column {_col(series_col)} (data.series) not found; "
-                        f"columns are {_cols(header)}")
-    if series_col is None and SERIES_NAME in header:
-        series_col = SERIES_NAME
-    return time_col, series_col
+    """The time column and the series-id column (None: none / wide format); see
+    `recognise`, which also tells how they were found."""
+    keys = recognise(header, spec, path)
+    return keys.time, keys.series
+
+
+def _stamp_text(stamp) -> str:
+    """A time stamp as a message shows it: the date alone at midnight."""
+    if isinstance(stamp, pd.Timestamp):
+        return f"{stamp:%Y-%m-%d}" if stamp == stamp.normalize() else str(stamp)
+    return str(stamp)
+
+
+def given_freq(freq: str | None, kind: str, path) -> str | int | None:
+    """data.freq checked against the time column: a pandas alias for time stamps, a whole
+    number of steps for step numbers; None when unset."""
+    if freq is None:
+        return None
+    out = timegrid.given(freq, kind)
+    if out is None:
+        what = ("a whole number of steps (the time column holds step numbers)" if kind == "i"
+                else "a pandas frequency alias such as D, h, 15min, W-SUN, MS, QS, YS")
+        raise DataError(f"{path}: data.freq {_val(freq)} is not {what}; set "
+                        f"{setting('data.freq')} to one")
+    return out
+
+
+def off_grid(path, line: int, stamp, before, freq, label: str) -> DataError:
+    """A stamp that is no whole number of data.freq steps after the one before it (before
+    None: the first stamp, not on an anchored frequency's grid)."""
+    what = (f"is not a {_val(freq)} time stamp" if before is None else
+            f"is not a whole number of {_val(freq)} steps after {_stamp_text(before)}")
+    return DataError(f"{path}: line {line}: timestamp {_stamp_text(stamp)} in {label} {what} "
+                     f"(data.freq); set {setting('data.freq')} to the frequency of the time "
+                     "stamps, or leave it unset to infer it")
+
+
+def _several_series_hint(series_col: str | None, keys: Keys) -> str:
+    if series_col is not None:
+        return ""
+    return (f"; if the file holds several series, set {setting('data.series')} to the column "
+            "naming them" + (f", or {setting('data.time')} if {_col(keys.time)} is not the "
+                             "time column" if keys.time_by == "name" else ""))
+
+
+@dataclass
+class Gaps:
+    """Missing time stamps found in the series of a file: counts, and the first gap (by
+    line) to point at. `stream.scan` counts the same from its pass."""
+
+    stamps: int = 0
+    gaps: int = 0
+    series: int = 0
+    freq: str | int | None = None
+    first: tuple | None = None  # (line before the gap, label, first missing stamp)
+
+    def add(self, grid: np.ndarray, ds: pd.Index, *, freq, label: str, path, line) -> int:
+        """Count a series' missing stamps from its stamps' places on the grid (0 first);
+        `line(k)` is the line of its k-th row. Returns how many are missing."""
+        steps = np.diff(grid)
+        holes = np.flatnonzero(steps > 1)
+        if not len(holes):
+            return 0
+        k = int(holes[0])
+        nxt = timegrid.stamps(int(_ints(ds[k:k + 1])[0]), 2, freq, _kind(ds))[1]
+        stamp = pd.Timestamp(int(nxt), unit="ns") if _kind(ds) == "M" else int(nxt)
+        missing = int(grid[-1]) + 1 - len(grid)
+        self.count(missing=missing, holes=len(holes), rows=len(grid), line=line(k),
+                   stamp=stamp, freq=freq, label=label, path=path)
+        return missing
+
+    def count(self, *, missing: int, holes: int, rows: int, line: int, stamp, freq,
+              label: str, path) -> None:
+        """Count `missing` stamps in `holes` gaps of a series of `rows` rows, the first
+        after line `line` (its first missing stamp `stamp`)."""
+        if timegrid.too_many(missing, rows):
+            raise DataError(f"{path}: {label}: {missing} time stamps of {_val(freq)} would be "
+                            f"missing between its {rows} rows (the first after line {line}), "
+                            f"more than {timegrid.MISSING_PER_ROW} per row: {_val(freq)} cannot "
+                            f"be its frequency; check the time column, or set "
+                            f"{setting('data.freq')}")
+        self.stamps += missing
+        self.gaps += holes
+        self.series += 1
+        self.freq = freq
+        if self.first is None or line < self.first[0]:
+            self.first = (line, label, stamp)
+
+    def message(self, path=None) -> str:
+        """'data.csv: 5 missing time stamps in 1 gap at frequency 'D' (first: 2023-03-04,
+        after line 120)' (without `path`, the text after 'data.csv: ')."""
+        line, label, stamp = self.first
+        where = f" in {self.series} series" if self.series > 1 else ""
+        of = f" of {label}" if label != "the series" else ""
+        return (f"{path}: " * (path is not None) +
+                f"{self.stamps} missing time stamp{'s' * (self.stamps > 1)} in "
+                f"{self.gaps} gap{'s' * (self.gaps > 1)}{where} at frequency {_val(self.freq)} "
+                f"(first: {_stamp_text(stamp)}, after line {line}{of})")
+
+    def note(self, policy: str) -> str:
+        """The message, and what data.missing did with them (not 'error': that refuses)."""
+        if policy == "drop":
+            return (f"{self.message()}; left out by data.missing: drop (windows run across "
+                    "the gaps)")
+        return f"{self.message()}; filled as rows by data.missing: {policy}"
 
 
 def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | None = None
@@ -521,7 +905,8 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
     path = Path(path)
     header = read_header(path)
     notes: list[str] = []
-    time_col, series_col = key_columns(header, spec, path)
+    keys = recognise(header, spec, path)
+    time_col, series_col = keys.time, keys.series
     skip = {c for c in (time_col, series_col) if c}
     features = targets = columns = None
     values = times = codes = None
@@ -573,11 +958,16 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
         groups = [(name, order[(bounds[c - 1] if c else 0):bounds[c]])
                   for name, c in id_codes.items()]
 
-    series: list[Series] = []
+    kind = "i" if times is None or times.dtype.kind != "M" else "M"
+    given = given_freq(spec.freq, kind, path) if time_col is not None else spec.freq
+    read: list[list] = []  # [id, label, ds, values, file rows, grid places of a series
+    # with gaps, the frequency of that grid]
     freqs: dict[str, str | int | None] = {}
+    gaps = Gaps()
     for sid, rows in groups:
         label = f"series {_col(sid)}" if series_col else "the series"
         vals = values if rows is None else values[rows]
+        grid = None
         if times is None:
             ds = pd.Index(np.arange(len(vals), dtype="int64"))
         else:
@@ -592,30 +982,86 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
             if len(same):
                 k = int(same[0]) + 1
                 line = _line(k if rows is None else rows[k])
-                raise DataError(f"{path}: line {line}: duplicate timestamp {ds[k]} in {label}")
+                raise DataError(f"{path}: line {line}: duplicate timestamp {ds[k]} in {label}"
+                                + _several_series_hint(series_col, keys))
+            # the frequency of this series (data.freq, else inferred) and its stamps'
+            # places on that grid: a step of several places is a gap of missing stamps
+            freq = given if given is not None else _infer_freq(ds)
+            if freq is not None and len(ds) > 1:
+                at = _ints(ds)
+                grid = np.concatenate([[0], timegrid.places(int(at[0]), at[1:], freq, kind)])
+                if (grid < 0).any():
+                    k = int(np.argmax(grid < 0))
+                    if given is not None:
+                        k *= timegrid.on_offset(int(at[0]), freq, kind)  # else the first
+                        raise off_grid(path, _line(k if rows is None else rows[k]), ds[k],
+                                       ds[k - 1] if k else None, freq, label)
+                    freq, grid = None, None  # irregular past the first stamps
+            freqs[sid] = freq
+            if grid is not None and not gaps.add(
+                    grid, ds, freq=freq, label=label, path=path,
+                    line=lambda k, r=rows: _line(k if r is None else r[k])):
+                grid = None  # no gap
         nan_rows = np.isnan(vals).any(axis=1)
-        if nan_rows.any():
+        if nan_rows.any() and spec.missing == "error":
             first = int(np.flatnonzero(nan_rows)[0])
             col = _col(columns[int(np.flatnonzero(np.isnan(vals[first]))[0])])
             count = int(np.isnan(vals).sum())
-            if spec.missing == "error":
-                line = _line(first if rows is None else rows[first])
-                raise DataError(f"{path}: line {line}: missing value in column "
-                                f"{col} ({count} missing in {label}); set data.missing to "
-                                "interpolate, ffill or drop")
-            freqs[sid] = _infer_freq(ds)  # infer before dropping rows breaks the spacing
+            line = _line(first if rows is None else rows[first])
+            raise DataError(f"{path}: line {line}: missing value in column "
+                            f"{col} ({count} missing in {label}); set {setting('data.missing')}"
+                            " to interpolate, ffill or drop")
+        if times is None:
+            freqs[sid] = _infer_freq(ds)
+        read.append([sid, label, ds, vals, rows, grid, freqs[sid]])
+    agreed = {f for f in freqs.values() if f is not None}
+    if times is not None and given is None and len(agreed) == 1:
+        # a series too short to show its own frequency is placed on the one the others
+        # agree on (the stream keeps its first timegrid.HEAD stamps for this)
+        common = agreed.pop()
+        for entry in read:
+            sid, label, ds, _, rows, _, own = entry
+            if own is not None or not 1 < len(ds) <= timegrid.HEAD:
+                continue
+            at = _ints(ds)
+            grid = np.concatenate([[0], timegrid.places(int(at[0]), at[1:], common, kind)])
+            if (grid >= 0).all() and gaps.add(
+                    grid, ds, freq=common, label=label, path=path,
+                    line=lambda k, r=rows: _line(k if r is None else r[k])):
+                entry[5:] = [grid, common]
+    if gaps.stamps:
+        if spec.missing == "error":
+            raise DataError(gaps.message(path) + f"; set {setting('data.missing')} to "
+                            "interpolate or ffill (to fill them as rows) or drop (to leave "
+                            f"them out), or {setting('data.freq')} if "
+                            f"{_val(gaps.freq)} is not the frequency")
+
+    series: list[Series] = []
+    for sid, label, ds, vals, _, grid, grid_freq in read:
+        count = int(np.isnan(vals).sum())  # missing cells in the file
+        if grid is not None:  # the missing stamps become rows of missing values
+            full = np.full((int(grid[-1]) + 1, vals.shape[1]), np.nan)
+            full[grid] = vals
+            at = timegrid.stamps(int(_ints(ds)[0]), len(full), grid_freq, kind)
+            ds = pd.DatetimeIndex(at.view("datetime64[ns]")) if kind == "M" else pd.Index(at)
+            vals = full
+        nan_rows = np.isnan(vals).any(axis=1)
+        if nan_rows.any():
             if spec.missing == "drop":
                 ds, vals = ds[~nan_rows], vals[~nan_rows]
             else:
                 vals = _fill_missing(vals, spec.missing)
                 if np.isnan(vals).any():
-                    raise DataError(f"{path}: {label}: column {col} has no values at all")
-            notes.append(f"{label}: {count} missing value(s) handled by '{spec.missing}'")
-        else:
-            freqs[sid] = _infer_freq(ds)
+                    bad = columns[int(np.flatnonzero(np.isnan(vals).any(axis=0))[0])]
+                    raise DataError(f"{path}: {label}: column {_col(bad)} has no values at all")
+            if count:
+                notes.append(f"{label}: {count} missing value(s) handled by '{spec.missing}'")
         series.append(Series(id=str(sid), ds=ds, values=np.ascontiguousarray(vals)))
+    if gaps.stamps:
+        notes.append(gaps.note(spec.missing))
+    notes[:0] = keys.notes(len(series))
 
-    freq = choose_freq(spec.freq, list(freqs.values()), time_col=time_col,
+    freq = choose_freq(given, list(freqs.values()), time_col=time_col,
                        fallback=fallback_freq, path=path, notes=notes)
     frame = Frame(path=str(path), series=series, features=features, targets=targets,
                   time_col=time_col, series_col=series_col, freq=freq, notes=notes)
@@ -639,7 +1085,7 @@ def with_future(frame: Frame, columns: list[str]) -> Frame:
     return replace(frame, series=series, ahead=list(columns))
 
 
-def choose_freq(given: str | None, found: list, *, time_col: str | None, fallback,
+def choose_freq(given: str | int | None, found: list, *, time_col: str | None, fallback,
                 path, notes: list[str]) -> str | int | None:
     """The frame's frequency: data.freq, else the one all series agree on (an integer step
     of 1 without a time column), else the run's (`fallback`), else None with a note."""
@@ -648,14 +1094,14 @@ def choose_freq(given: str | None, found: list, *, time_col: str | None, fallbac
     agreed = {f for f in found if f is not None}
     if len(agreed) > 1:
         raise DataError(f"{path}: series have different frequencies {sorted(map(str, agreed))};"
-                        " set data.freq")
+                        f" set {setting('data.freq')}")
     if agreed:
         return agreed.pop()
     if time_col is None:
         return 1
     if fallback is None:
         notes.append("could not infer the time frequency (irregular or too few "
-                     "timestamps); set data.freq to forecast future timestamps")
+                     f"timestamps); set {setting('data.freq')} to forecast future timestamps")
     return fallback
 
 

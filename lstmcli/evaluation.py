@@ -7,8 +7,10 @@ tails, side by side with the Naive and Seasonal-Naive baselines on the same orig
 
 Origins are counted from each series' end: with K origins and step S (default H), the
 forecasts start at rows n - H - (K-1)·S, ..., n - H, so the last origin forecasts the last
-H rows. MASE divides by the in-sample Seasonal-Naive MAE of the rows before the origin,
-with the season length from data.season_length or the frequency.
+H rows. An origin is the last row a forecast knows, the row before its first step (the
+`origin` of the scores, as in `predict`: columns.py). MASE divides by the in-sample
+Seasonal-Naive MAE of the rows up to the origin, with the season length from
+data.season_length or the frequency.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pandas as pd
 
 from lstmcli import metrics
 from lstmcli.config import Config
-from lstmcli.data import Frame, read_series
+from lstmcli.data import INDEX_TIME_NAME, Frame, read_series
 from lstmcli.errors import DataError, UsageError
 from lstmcli.files import write_atomic
 from lstmcli.layouts import resolved
@@ -38,11 +40,11 @@ class Forecasts:
     """What one origin produced for one series: truth, the model and the baselines."""
 
     series: str
-    origin: object  # time stamp of the first forecast step
+    origin: object  # time stamp of the last known row (the forecast starts after it)
     history: np.ndarray  # (cut, targets) rows before the origin
     history_ds: pd.Index  # (cut,) their time stamps
     truth: np.ndarray  # (H, targets)
-    stamps: pd.Index  # (H,) time stamps of the forecast steps
+    stamps: pd.Index  # (H,) time stamps of the forecast steps, named as the time column
     preds: dict[str, np.ndarray]  # method -> (H, targets)
     bands: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # lstm's
 
@@ -78,6 +80,7 @@ def write_frame(frame: Frame, path: Path) -> Path:
 def _forecast_table(table: pd.DataFrame, frame: Frame) -> dict[str, tuple[np.ndarray, dict]]:
     """Rollout output rows back to per series id: (H, targets) forecasts and the interval
     bands {level: (lo, hi)} when the rollout has them."""
+    from lstmcli import columns
     from lstmcli.intervals import LEVELS
 
     parts = ({frame.series[0].id: table} if frame.series_col is None else
@@ -86,12 +89,13 @@ def _forecast_table(table: pd.DataFrame, frame: Frame) -> dict[str, tuple[np.nda
     for sid, part in parts.items():
         bands = {}
         for level in LEVELS:
-            lo = [f"{t}_lo_{level}" for t in frame.targets]
-            hi = [f"{t}_hi_{level}" for t in frame.targets]
+            lo = [columns.bound(t, "lo", level) for t in frame.targets]
+            hi = [columns.bound(t, "hi", level) for t in frame.targets]
             if all(c in part for c in lo + hi):
                 bands[level] = (part[lo].to_numpy(dtype="float64"),
                                 part[hi].to_numpy(dtype="float64"))
-        out[sid] = (part[frame.targets].to_numpy(dtype="float64"), bands)
+        forecasts = part[[columns.forecast(t) for t in frame.targets]]
+        out[sid] = (forecasts.to_numpy(dtype="float64"), bands)
     return out
 
 
@@ -112,9 +116,10 @@ def _compare(frame: Frame, cuts: dict[str, int], preds: dict, horizon: int, seas
         history = s.values[:cut][:, frame.target_idx]
         forecast, bands = preds[s.id]
         out.append(Forecasts(
-            series=s.id, origin=s.ds[cut], history=history, history_ds=s.ds[:cut],
+            series=s.id, origin=s.ds[cut - 1], history=history, history_ds=s.ds[:cut],
             truth=s.values[cut:cut + horizon][:, frame.target_idx],
-            stamps=s.ds[cut:cut + horizon], bands=bands,
+            stamps=s.ds[cut:cut + horizon].rename(frame.time_col or INDEX_TIME_NAME),
+            bands=bands,
             preds={"lstm": forecast, **_baselines(history, horizon, season)}))
     return out
 
@@ -162,9 +167,11 @@ def _text(stamp) -> str:
 
 def backtest(data_path: str | Path, config: Config | None, *, horizon: int, origins: int,
              step: int | None = None, epochs: int | None = None,
+             options: dict | None = None,
              on_origin: Callable[[int, int, float], None] | None = None
              ) -> tuple[pd.DataFrame, list[Forecasts], dict]:
-    """Rolling-origin evaluation: K trainings, each on the rows before its origin only."""
+    """Rolling-origin evaluation: K trainings, each on the rows before its origin only.
+    options: data keys set on the command line (see `api.train`)."""
     from lstmcli import api
 
     t0 = time.perf_counter()
@@ -175,8 +182,10 @@ def backtest(data_path: str | Path, config: Config | None, *, horizon: int, orig
     if config is None:  # what `train` without --config would pick, from all the rows
         from lstmcli.defaults import picked
 
-        config, frame, notes = picked(data_path, horizon=horizon)
+        config, frame, notes = picked(data_path, horizon=horizon,
+                                      spec=api.options_spec(options), command="backtest")
     else:
+        config = api.with_options(config, options)
         if config.data.future:
             raise UsageError("backtest: data.future (covariates known ahead) is not supported "
                              "by backtest yet; backtest without it, or score rollouts by hand")
@@ -224,6 +233,7 @@ def evaluate(data_path: str | Path, run_dir: str | Path, *, horizon: int
     from the rows before, without retraining."""
     from lstmcli import api
     from lstmcli.bundle import load_bundle
+    from lstmcli.datacheck import check_columns
 
     t0 = time.perf_counter()
     if horizon < 1:
@@ -232,6 +242,7 @@ def evaluate(data_path: str | Path, run_dir: str | Path, *, horizon: int
     if bundle.config.data.future:
         raise UsageError("evaluate: data.future (covariates known ahead) is not supported by "
                          "evaluate yet")
+    check_columns(data_path, bundle.config, run_dir)
     frame = read_series(data_path, bundle.config.data, fallback_freq=bundle.meta.get("freq"))
     season = season_of(bundle.config, frame)
     cuts = {s.id: len(s.values) - horizon for s in frame.series
@@ -250,7 +261,7 @@ def evaluate(data_path: str | Path, run_dir: str | Path, *, horizon: int
                      "evaluate on rows after the training data, or use `lstmcli backtest`")
     with tempfile.TemporaryDirectory(prefix="lstmcli-evaluate-") as tmp:
         csv_path = write_frame(cut_frame(frame, cuts), Path(tmp) / "history.csv")
-        table, summary = api.rollout(csv_path, run_dir, horizon=horizon)
+        table, summary = api.rollout(csv_path, run_dir, horizon=horizon, shown=data_path)
     results = _compare(frame, cuts, _forecast_table(table, frame), horizon, season)
     scores = score_rows(results, frame, season)
     return scores, results, {

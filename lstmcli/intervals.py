@@ -8,8 +8,8 @@ divided by its step's scale s_h (the mean absolute error of step h, made non-dec
 h); the conformal order statistics q_lo, q_hi of all these normalised errors
 (`metrics.interval_from_residuals`) give the interval [ŷ + s_h·q_lo, ŷ + s_h·q_hi] for
 step h. Pooling the steps this way keeps far steps (seen from few origins) from getting
-intervals built on one or two errors. Stored in bundle.json; `rollout` adds the columns
-`<target>_lo_<L>` / `<target>_hi_<L>`.
+intervals built on one or two errors. Stored in bundle.json; `rollout` and `predict` add
+the columns `<target>_lo_<L>` / `<target>_hi_<L>` (columns.py).
 
 Widths grow with h because the errors of far steps are larger: no distribution is assumed.
 Calibrated for `horizon` steps (at most the longest validation tail), from at most

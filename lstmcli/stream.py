@@ -16,13 +16,15 @@ values (a streamed standard scaler agrees with `Scaler.fit` to about 1e-15, so a
 may rarely round to the neighbouring float32). Their order is the file's order; shuffled,
 it comes from a bounded buffer of windows instead of a permutation of the whole data set.
 The frequency is inferred from each series' first FREQ_HEAD timestamps and every later
-step is checked against it, which gives what `read_series` infers from all of them.
+stamp is placed on its grid (timegrid.py), as `read_series` does: the same frequency and
+the same missing time stamps (gaps), which `data.missing: drop` leaves out (`holes`).
 
 What streaming needs of the file:
 
 * each series' rows in time order (a file larger than memory cannot be sorted here);
   rows of different series may be interleaved, since every series keeps its own state;
-* `data.missing: error` or `drop`; interpolate and ffill raise at the first gap found;
+* `data.missing: error` or `drop`; interpolate and ffill raise at the first missing value
+  found, or after the scan at missing time stamps (they would be filled as rows);
 * a fixed `window.look_back` (or `training.chunk_length`): not variable-length sequences.
 
 Stateful training (`training.mode: stateful`) needs its batch rows in strict time order,
@@ -43,7 +45,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,12 +53,13 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 
+from lstmcli import timegrid
 from lstmcli.config import Config, DataSpec
 from lstmcli.data import (
     CHUNK_ROWS,
     DEFAULT_SERIES_ID,
+    Gaps,
     _choose_columns,
     _col,
     _infer_freq,
@@ -67,16 +69,21 @@ from lstmcli.data import (
     _parse_error,
     _parse_time,
     _read_csv,
+    _several_series_hint,
     choose_freq,
-    key_columns,
+    given_freq,
+    off_grid,
     read_header,
+    recognise,
+    setting,
 )
 from lstmcli.errors import ConfigError, DataError, LstmcliError
 from lstmcli.scaling import Scaler
 from lstmcli.train import TrainData
 from lstmcli.windows import n_windows
 
-FREQ_HEAD = 64  # timestamps per series the frequency is inferred from; the rest is checked
+FREQ_HEAD = timegrid.HEAD  # timestamps per series the frequency is inferred from; the rest
+# is placed on its grid (as read_series does)
 SHUFFLE_BUFFER = 10_000  # windows in the training shuffle buffer (memory: x look_back rows)
 BLOCK = 1024  # windows per element the generator yields (measured: see benchmarks/stream.py)
 
@@ -91,6 +98,21 @@ class StreamSeries:
     n_all: int = 0  # rows in the file, dropped ones included
     dropped: np.ndarray | None = None  # places in the file's rows of the series of rows
     # dropped by data.missing: drop (sorted); None: none
+    holes: np.ndarray | None = None  # (gaps, 2): place in the file's rows of the series of
+    # the row after each gap in its time stamps, and how many stamps are missing there
+    # (left out by data.missing: drop); None: none
+
+
+def time_places(series: StreamSeries, places: np.ndarray) -> np.ndarray:
+    """Where rows `places` of a series (counted after data.missing: drop) lie on its time
+    grid (0: its first row in the file): their places in the file (`file_places`), each
+    moved on by the stamps missing before it."""
+    at = file_places(series, np.asarray(places))
+    holes = series.holes
+    if holes is None or not len(holes):
+        return at
+    before = np.concatenate([[0], np.cumsum(holes[:, 1])])
+    return at + before[np.searchsorted(holes[:, 0], at, side="right")]
 
 
 def file_places(series: StreamSeries, places: np.ndarray) -> np.ndarray:
@@ -121,6 +143,7 @@ class StreamFrame:
     missing: str = "error"  # data.missing: later passes drop the same rows
     chunk_rows: int = CHUNK_ROWS  # later passes read chunks of this many rows by default
     stat: tuple[int, int] | None = None  # the file's size and mtime (ns) when it was scanned
+    inferred: str | int | None = None  # the frequency of the time stamps, data.freq aside
 
     @property
     def is_long(self) -> bool:
@@ -262,27 +285,9 @@ def _stamp(value: int, kind: str) -> pd.Timestamp | int:
     return pd.Timestamp(int(value), unit="ns") if kind == "M" else int(value)
 
 
-def _follows(prev: int, times: np.ndarray, freq: str | int, kind: str) -> bool:
-    """Whether `times` continue `prev` one `freq` step at a time (int64; ns for dates)."""
-    seq = np.concatenate([[prev], times])
-    if kind != "M":
-        return bool((np.diff(seq) == freq).all())
-    offset = to_offset(freq)
-    if isinstance(offset, pd.offsets.Tick):
-        return bool((np.diff(seq) == offset.nanos).all())
-    try:
-        with warnings.catch_warnings():  # some offsets warn that they are not vectorised
-            warnings.simplefilter("ignore")
-            following = pd.DatetimeIndex(seq[:-1].view("datetime64[ns]")) + offset
-            following = following.as_unit("ns")
-    except pd.errors.OutOfBoundsDatetime:  # a step past 2262, where no time of the file is
-        return False
-    return bool((following.asi8 == seq[1:]).all())
-
-
 @dataclass
 class _Track:
-    """One series during the scan: counts, last time, frequency evidence."""
+    """One series during the scan: counts, last time, frequency and gap evidence."""
 
     id: str
     n_rows: int = 0  # rows kept (after dropping missing values)
@@ -293,34 +298,112 @@ class _Track:
     last_row: int = -1
     dropped: list = field(default_factory=list)  # places (in the file) of dropped rows
     nan_cells: int = 0
-    head: list = field(default_factory=list)  # first FREQ_HEAD times, for the frequency
+    head: list = field(default_factory=list)  # (times, file places, rows) of the first
+    # FREQ_HEAD stamps, for the frequency
     head_len: int = 0
     freq: str | int | None = None
     freq_done: bool = False
+    placed: tuple | None = None  # (time, data row of the file) of the last stamp placed
+    holes: list = field(default_factory=list)  # (file place of the row after a gap, stamps
+    # missing before it)
+    missing: int = 0
+    first_gap: tuple | None = None  # (data row of the file before it, first missing stamp)
+    inferred: str | int | None = None  # with data.freq: the frequency of the first stamps
 
-    def see_times(self, times: np.ndarray, kind: str) -> None:
-        """Infer the frequency from the first FREQ_HEAD times (as read_series would from
-        all of them), then keep checking that every later step follows it."""
+    def see_times(self, times: np.ndarray, rows: np.ndarray, kind: str, given,
+                  *, path: Path, label: str) -> tuple[int, str] | None:
+        """Infer the frequency from the first FREQ_HEAD times (data.freq when given), then
+        place every stamp on its grid: steps of several places are gaps; a stamp off the
+        grid makes the series irregular, or is an error with data.freq. Call before adding
+        the rows to n_all. Returns (line, message) of a stamp off data.freq's grid."""
         if self.freq_done and self.freq is None:
-            return  # already irregular
-        prev = self.last_t
-        if not self.freq_done:
-            take = times[:FREQ_HEAD - self.head_len]
-            self.head.append(take)
-            self.head_len += len(take)
+            return None  # already irregular
+        at = self.n_all + np.arange(len(times))  # their places among the series' rows
+        if given is not None:
+            if self.head_len < FREQ_HEAD:  # kept only to tell the frequency they have
+                take = times[:FREQ_HEAD - self.head_len]
+                self.head.append((take, at[:len(take)], rows[:len(take)]))
+                self.head_len += len(take)
+            self.freq, self.freq_done = given, True
+        elif not self.freq_done:
+            take = FREQ_HEAD - self.head_len
+            self.head.append((times[:take], at[:take], rows[:take]))
+            self.head_len += len(times[:take])
             if self.head_len < FREQ_HEAD:
-                return
-            self.finish_freq(kind)
-            prev, times = int(take[-1]), times[len(take):]
-        if self.freq is not None and len(times) and not _follows(prev, times, self.freq, kind):
-            self.freq = None
+                return None
+            self.finish_freq(kind, None, path=path, label=label)
+            times, at, rows = times[take:], at[take:], rows[take:]
+        return self._place(times, at, rows, kind, given, path=path, label=label)
 
-    def finish_freq(self, kind: str) -> None:
-        if self.freq_done:
+    def _place(self, times, at, rows, kind, given, *, path, label) -> tuple[int, str] | None:
+        if self.freq is None or not len(times):
+            return None
+        if self.placed is None:  # the first stamp: place 0
+            self.placed = (int(times[0]), int(rows[0]))
+            times, at, rows = times[1:], at[1:], rows[1:]
+            if not len(times):
+                return None
+        prev_t, prev_row = self.placed
+        p = timegrid.places(prev_t, times, self.freq, kind)
+        off = p < 0
+        if off.any():
+            k = int(np.argmax(off))
+            if given is not None:
+                if not timegrid.on_offset(prev_t, self.freq, kind):  # the first stamp
+                    return _line(prev_row), str(off_grid(path, _line(prev_row),
+                                                         _stamp(prev_t, kind), None,
+                                                         self.freq, label))
+                before = times[k - 1] if k else prev_t
+                return _line(rows[k]), str(off_grid(path, _line(rows[k]), _stamp(times[k], kind),
+                                                    _stamp(before, kind), self.freq, label))
+            self.freq, self.holes, self.missing, self.first_gap = None, [], 0, None
+            return None  # irregular past the first stamps
+        steps = np.diff(np.concatenate([[0], p]))
+        holes = np.flatnonzero(steps > 1)
+        if len(holes):
+            self.holes += [(int(at[k]), int(steps[k] - 1)) for k in holes]
+            self.missing += int((steps[holes] - 1).sum())
+            if self.first_gap is None:
+                k = int(holes[0])
+                t, row = (int(times[k - 1]), int(rows[k - 1])) if k else (prev_t, prev_row)
+                nxt = timegrid.stamps(t, 2, self.freq, kind)[1]
+                self.first_gap = (row, _stamp(nxt, kind))
+        self.placed = (int(times[-1]), int(rows[-1]))
+        return None
+
+    def finish_freq(self, kind: str, given, *, path: Path, label: str) -> None:
+        """Infer the frequency from the stamps in `head` and place them (a series whose
+        first FREQ_HEAD stamps give none keeps them in `head` for `place_on`); with data.freq
+        (`given`), only what the first stamps have, for `inferred`. Called when FREQ_HEAD
+        stamps are in, and for every series at the end of the scan: once done, again is
+        nothing."""
+        if given is not None:
+            if self.head:
+                times = np.concatenate([h[0] for h in self.head])
+                self.inferred, self.head = _infer_freq(
+                    pd.DatetimeIndex(times.view("datetime64[ns]")) if kind == "M"
+                    else pd.Index(times)), []
             return
-        head = np.concatenate(self.head) if self.head else np.empty(0, dtype="int64")
-        index = pd.DatetimeIndex(head.view("datetime64[ns]")) if kind == "M" else pd.Index(head)
+        if self.freq_done:  # inferred already (`head`, if kept, is for `place_on`)
+            return
+        parts = self.head or [(np.empty(0, dtype="int64"),) * 3]
+        times, at, rows = (np.concatenate(x) for x in zip(*parts, strict=True))
+        index = pd.DatetimeIndex(times.view("datetime64[ns]")) if kind == "M" else pd.Index(times)
         self.freq, self.freq_done, self.head = _infer_freq(index), True, []
+        self._place(times, at, rows, kind, None, path=path, label=label)
+        if self.freq is None and len(times) <= FREQ_HEAD:  # for `place_on`
+            self.head = [(times, at, rows)]
+
+    def place_on(self, freq, kind: str, *, path: Path, label: str) -> None:
+        """Place the stamps of a series too short to show its own frequency on `freq`, the
+        one the other series agree on (as read_series does: only a series of at most
+        FREQ_HEAD rows); the frequency stays None."""
+        if self.freq is not None or not self.head or self.n_all > FREQ_HEAD:
+            return
+        times, at, rows = self.head[0]
+        self.freq, self.placed = freq, None
+        self._place(times, at, rows, kind, None, path=path, label=label)
+        self.freq = None
 
 
 def _as_int_times(t: np.ndarray, *, path: Path, name: str, row: int) -> tuple[np.ndarray, str]:
@@ -336,7 +419,7 @@ def _as_int_times(t: np.ndarray, *, path: Path, name: str, row: int) -> tuple[np
 
 
 def _time_problem(tr: _Track, times: np.ndarray, rows: np.ndarray, kind: str, *,
-                  path: Path, label: str) -> tuple[int, str] | None:
+                  path: Path, label: str, hint: str = "") -> tuple[int, str] | None:
     """(line, message) of the first row of a series not after the one before it."""
     prev = tr.last_t if tr.last_t is not None else times[0] - 1
     seq = np.concatenate([[prev], times]).astype("int64")
@@ -348,7 +431,8 @@ def _time_problem(tr: _Track, times: np.ndarray, rows: np.ndarray, kind: str, *,
     line = _line(rows[k])
     before = times[k - 1] if k else tr.last_t
     if seq[k + 1] == seq[k]:
-        return line, f"{path}: line {line}: duplicate timestamp {_stamp(times[k], kind)} in {label}"
+        return line, (f"{path}: line {line}: duplicate timestamp {_stamp(times[k], kind)} in "
+                      f"{label}{hint}")
     return line, (f"{path}: line {line}: {label}: timestamp {_stamp(times[k], kind)} is "
                   f"earlier than the row before it ({_stamp(before, kind)}); streaming needs "
                   "each series' rows in time order (a file larger than memory is not sorted "
@@ -389,7 +473,9 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
     header = read_header(path)
     stat = _stat(path)
     notes: list[str] = []
-    time_col, series_col = key_columns(header, spec, path)
+    keys = recognise(header, spec, path)
+    time_col, series_col = keys.time, keys.series
+    hint = _several_series_hint(series_col, keys)  # for a duplicated time stamp
     skip = {c for c in (time_col, series_col) if c}
     # the columns read_series would choose: from its first chunk of CHUNK_ROWS rows
     as_text = {header.index(series_col): str} if series_col else None
@@ -405,6 +491,7 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
     codes: dict[str, int] = {}
     tracks: list[_Track] = []
     kind = None  # "M" dates, "i" step numbers
+    given = None  # data.freq, for the kind of stamps
     for chunk in _chunks(path, names, header, series_col=series_col, chunk_rows=chunk_rows):
         rows = chunk.index.to_numpy()
         vals = _values(chunk, columns, path)
@@ -414,6 +501,7 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
             times, k = _as_int_times(t, path=path, name=time_col, row=int(rows[0]))
             if kind is None:
                 kind = k
+                given = given_freq(spec.freq, kind, path)
             elif k != kind:
                 raise DataError(f"{path}: line {_line(rows[0])}: column {_col(time_col)} "
                                 "mixes step numbers and dates")
@@ -427,11 +515,15 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
             label = _label(series_col, tr.id)
             if times is not None:
                 tg = times[idx]
-                problem = _time_problem(tr, tg, rows[idx], kind, path=path, label=label)
+                problem = _time_problem(tr, tg, rows[idx], kind, path=path, label=label,
+                                        hint=hint)
                 if problem:
                     problems.append(problem)
                     continue
-                tr.see_times(tg, kind)
+                problem = tr.see_times(tg, rows[idx], kind, given, path=path, label=label)
+                if problem:
+                    problems.append(problem)
+                    continue
             else:  # the step number is the row's place in its series, missing rows included
                 tg = np.arange(tr.n_all, tr.n_all + len(idx), dtype="int64")
             gnan = nan_rows[idx]
@@ -456,30 +548,56 @@ def scan(path: str | Path, spec: DataSpec, *, chunk_rows: int = CHUNK_ROWS,
     if not tracks:
         raise DataError(f"{path}: the file has a header but no data rows")
 
-    freqs = []
+    freqs, gaps = [], Gaps()
+    for tr in tracks:
+        if time_col is not None:
+            tr.finish_freq(kind, given, path=path, label=_label(series_col, tr.id))
+    common = {tr.freq for tr in tracks if tr.freq is not None}  # what the series agree on
+    for tr in tracks:
+        if time_col is not None:
+            if given is None and len(common) == 1:
+                tr.place_on(next(iter(common)), kind, path=path,
+                            label=_label(series_col, tr.id))
+            if tr.missing:
+                row, stamp = tr.first_gap
+                gaps.count(missing=tr.missing, holes=len(tr.holes), rows=tr.n_all,
+                           line=_line(row), stamp=stamp, freq=tr.freq or next(iter(common)),
+                           label=_label(series_col, tr.id), path=path)
+    if gaps.stamps and spec.missing != "drop":
+        fix = (f"set {setting('data.missing')} to drop (to leave them out; streaming cannot "
+               "fill them as rows: that needs the whole series in memory), or fill them in "
+               f"the file first, or set {setting('data.freq')} if {gaps.freq!r} is not the "
+               "frequency" if spec.missing == "error" else
+               f"data.missing '{spec.missing}' would fill them as rows, which needs the whole "
+               "series in memory, which streaming never holds; set data.missing to drop, or "
+               "fill the gaps in the file first")
+        raise DataError(f"{gaps.message(path)}; {fix}")
     for tr in tracks:
         if tr.nan_cells:  # read_series's note, in its order
             notes.append(f"{_label(series_col, tr.id)}: {tr.nan_cells} missing value(s) "
                          f"handled by '{spec.missing}'")
-        if time_col is None:
-            freqs.append(1 if tr.n_all >= 3 else None)
-        else:
-            tr.finish_freq(kind)
-            freqs.append(tr.freq)
-    freq = choose_freq(spec.freq, freqs, time_col=time_col, fallback=fallback_freq,
-                       path=path, notes=notes)
+        freqs.append((1 if tr.n_all >= 3 else None) if time_col is None else
+                     tr.inferred if given is not None else tr.freq)  # (data.freq wins)
+    if gaps.stamps:
+        notes.append(gaps.note(spec.missing))
+    notes[:0] = keys.notes(len(tracks))
+    freq = choose_freq(given if time_col is not None else spec.freq, freqs, time_col=time_col,
+                       fallback=fallback_freq, path=path, notes=notes)
+    agreed = {f for f in freqs if f is not None}
     place = {c: j for j, c in enumerate(columns)}
     last_kind = kind or "i"
     series = [StreamSeries(id=tr.id, n_rows=tr.n_rows,
                            last_ds=None if tr.last_ds is None else _stamp(tr.last_ds, last_kind),
                            first_row=tr.first_row, last_row=tr.last_row, n_all=tr.n_all,
-                           dropped=np.concatenate(tr.dropped) if tr.dropped else None)
+                           dropped=np.concatenate(tr.dropped) if tr.dropped else None,
+                           holes=np.array(tr.holes, dtype="int64") if tr.missing else None)
               for tr in tracks]
     return StreamFrame(path=str(path), features=features, targets=targets, columns=columns,
                        feature_idx=[place[c] for c in features],
                        target_idx=[place[c] for c in targets], time_col=time_col,
                        series_col=series_col, freq=freq, notes=notes, series=series,
-                       missing=spec.missing, chunk_rows=chunk_rows, stat=stat)
+                       missing=spec.missing, chunk_rows=chunk_rows, stat=stat,
+                       inferred=agreed.pop() if len(agreed) == 1 else None)
 
 
 def _series_rows(sf: StreamFrame, chunk_rows: int | None = None
@@ -848,3 +966,20 @@ def tails(sf: StreamFrame, n: int, *, chunk_rows: int | None = None) -> list[np.
             last[sid] = rows.copy() if old is None else np.concatenate([old, rows])[-n:]
     empty = np.empty((0, len(sf.columns)))
     return [last.get(s.id, empty) for s in sf.series]
+
+
+def column_ranges(sf: StreamFrame, *, chunk_rows: int | None = None
+                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each series' smallest and largest value of every column (raw units), from one more
+    pass: what `datacheck` compares with the ranges a run was trained on."""
+    lows: dict[str, np.ndarray] = {}
+    highs: dict[str, np.ndarray] = {}
+    for groups in _series_rows(sf, chunk_rows):
+        for sid, _, rows in groups:
+            if not len(rows):
+                continue
+            lo, hi = rows.min(axis=0), rows.max(axis=0)
+            if sid in lows:
+                lo, hi = np.minimum(lows[sid], lo), np.maximum(highs[sid], hi)
+            lows[sid], highs[sid] = lo, hi
+    return {sid: (lows[sid], highs[sid]) for sid in lows}

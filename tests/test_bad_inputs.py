@@ -43,6 +43,7 @@ def _break(run: Path, how: str) -> None:
         "format_version_true": top("format_version", True),
         "freq_bogus": top("freq", "every other tuesday"),
         "freq_zero": top("freq", 0),
+        "freq_monthly": top("freq", "MS"),  # a monthly run, for monthly data
         "last_ds_not_a_time": top("last_ds", {"series_0": "yesterday"}),
         "intervals_short": lambda meta: meta["intervals"]["lo"].update(
             {"80": meta["intervals"]["lo"]["80"][:2]}),

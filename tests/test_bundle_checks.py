@@ -43,6 +43,8 @@ META = {
     "intervals": {"method": "x", "levels": [80, 95], "horizon": 2, "origins": 3,
                   "lo": {"80": [[-1.0], [None]], "95": [[-2.0], [-3.0]]},
                   "hi": {"80": [[1.0], [2.0]], "95": [[2.0], [None]]}},
+    "ranges": {"columns": ["y", "price"], "min": [0.0, 1.5], "max": [9.0, 3.0],
+               "series": {"a": {"min": [1.0, 2.0], "max": [2.0, 3.0]}}},
 }
 
 
@@ -62,8 +64,8 @@ def test_a_bundle_as_lstmcli_writes_it_reads_back(tmp_path):
     steps["config"] = {**CONFIG, "data": {**CONFIG["data"], "time": None, "calendar": []}}
     steps["scaler"] = {**META["scaler"], "columns": COLUMNS[:2], "shift": [0, 0],
                        "scale": [1, 1], "series": {}}
-    del steps["columns"]
-    read_meta(_run(tmp_path, steps))  # step numbers, no intervals, no columns key
+    del steps["columns"], steps["ranges"]
+    read_meta(_run(tmp_path, steps))  # step numbers, no intervals, columns or ranges keys
 
 
 def _edit(path: str, value):
@@ -117,6 +119,10 @@ def _edit(path: str, value):
     ("intervals/hi/95", [[1.0], [2.0, 3.0]], "intervals.hi['95'][1]: 2 value(s) for 1 target"),
     ("intervals/hi/80", KeyError, "intervals.hi['80']: required key is missing"),
     ("intervals/lo/95/1/0", "x", "intervals.lo.95[1][0]: must be a number"),
+    ("ranges/columns", ["y", "z"], "ranges.columns: ['y', 'z'] must be distinct columns of"),
+    ("ranges/max", [9.0], "ranges.max: 1 value(s) for the 2 column(s) of ranges.columns"),
+    ("ranges/min/0", float("nan"), "ranges.min[0]: must be a finite number"),
+    ("ranges/series/a/min", [3.0, 2.0], "ranges.series['a']: a min is larger than its max"),
     ("format_version", "1", "format_version '1' is not supported"),
     ("format_version", 1.0, "format_version: must be a valid integer"),
 ])

@@ -124,7 +124,8 @@ def test_no_pickle_in_a_run_directory(trained):
 def test_predict_every_window_with_actuals(cli, trained):
     result = cli("predict", trained["data"], "--model", trained["run"])
     table = pd.read_csv(io.StringIO(result.stdout))
-    assert list(table.columns) == ["date", "y", "y_actual"]
+    assert list(table.columns) == ["date", "y_forecast", "y_lo_80", "y_hi_80", "y_lo_95",
+                                   "y_hi_95", "y_actual"]
     assert len(table) == 40 - 4  # one prediction per window with a known target
     assert table["date"].iloc[0] == "2024-01-05"
     actual = pd.read_csv(trained["data"])["y"].to_numpy()[4:]
@@ -143,7 +144,7 @@ def test_predict_last_forecasts_past_the_end(cli, trained, tmp_path):
 def test_predict_json_without_out_keeps_rows_inside(cli, trained):
     summary = cli.json("predict", trained["data"], "--model", trained["run"], "--last")
     assert summary["rows_data"][0]["date"] == "2024-02-10"
-    assert isinstance(summary["rows_data"][0]["y"], float)
+    assert isinstance(summary["rows_data"][0]["y_forecast"], float)
 
 
 def test_saved_run_predicts_what_the_trained_model_predicted(tmp_path, trained):
@@ -181,7 +182,7 @@ def test_rollout_continues_the_frequency(cli, trained, tmp_path):
     cli("rollout", trained["data"], "--model", trained["run"], "--horizon", "5", "--out", out)
     table = pd.read_csv(out)
     assert table["date"].tolist() == [f"2024-02-{d}" for d in range(10, 15)]
-    assert table["y"].notna().all()
+    assert table["y_forecast"].notna().all()
 
 
 def test_rollout_feeds_predictions_back(trained):
@@ -197,7 +198,7 @@ def test_rollout_feeds_predictions_back(trained):
         y = bundle.model(x[None].astype("float32"), training=False).numpy()[0, 0]
         expected.append(bundle.scaler.inverse(y, [0])[0])
         x = np.concatenate([x[1:], y[None]])
-    np.testing.assert_allclose(table["y"], expected, rtol=1e-5)
+    np.testing.assert_allclose(table["y_forecast"], expected, rtol=1e-5)
 
 
 def test_rollout_long_format_h_rows_per_series(cli, tmp_path):
@@ -207,7 +208,7 @@ def test_rollout_long_format_h_rows_per_series(cli, tmp_path):
     cli("train", data, "--config", cfg, "--out", tmp_path / "run", "-q")
     result = cli("rollout", data, "--model", tmp_path / "run", "-H", "3")
     table = pd.read_csv(io.StringIO(result.stdout))
-    assert list(table.columns[:3]) == ["unique_id", "ds", "y"]
+    assert list(table.columns[:3]) == ["unique_id", "ds", "y_forecast"]
     assert list(table.columns[3:]) == ["y_lo_80", "y_hi_80", "y_lo_95", "y_hi_95"]
     assert table.groupby("unique_id").size().to_dict() == {"s0": 3, "s1": 3, "s2": 3}
     assert table[table.unique_id == "s2"]["ds"].tolist() == [
@@ -224,7 +225,8 @@ def test_rollout_needs_targets_equal_to_features(cli, tmp_path):
     assert "every input must be predicted, a calendar feature, or a covariate" in result.stderr
     assert "predict --last" in result.stderr
     table = pd.read_csv(io.StringIO(cli("predict", data, "-m", tmp_path / "run").stdout))
-    assert list(table.columns) == ["date", "a", "a_actual"]
+    assert list(table.columns) == ["date", "a_forecast", "a_lo_80", "a_hi_80", "a_lo_95",
+                                   "a_hi_95", "a_actual"]
 
 
 # ----------------------------------------------------------------- shipped configs
@@ -238,8 +240,9 @@ def test_shipped_configs_run_end_to_end(cli, tmp_path, config, data, columns):
     cfg, csv = REPO / "configs" / config, REPO / "sample_data" / data
     cli("train", csv, "-c", cfg, "-o", tmp_path / "run", "--epochs", "1", "-q")
     table = pd.read_csv(io.StringIO(cli("rollout", csv, "-m", tmp_path / "run", "-H", "3").stdout))
-    assert list(table.columns[:len(columns)]) == columns and len(table) == 3
-    targets = columns[1:]  # then the 80% and 95% intervals of each target
+    time, targets = columns[0], columns[1:]  # then the 80% and 95% intervals of each target
+    assert list(table.columns[:len(columns)]) == [time, *(f"{t}_forecast" for t in targets)]
+    assert len(table) == 3
     assert list(table.columns[len(columns):]) == [f"{t}_{b}_{level}" for level in (80, 95)
                                                   for t in targets for b in ("lo", "hi")]
 

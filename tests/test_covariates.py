@@ -61,8 +61,8 @@ def test_rollout_feeds_the_calendar_of_each_future_step(tmp_path, cli, mode):
     out = cli("rollout", data, "-m", tmp_path / "run", "-H", "14").stdout
     table = pd.read_csv(io.StringIO(out), parse_dates=["date"])
     weekend = table["date"].dt.day_of_week >= 5
-    assert list(table.columns[:2]) == ["date", "y"] and len(table) == 14
-    gap = table.loc[weekend, "y"].mean() - table.loc[~weekend, "y"].mean()
+    assert list(table.columns[:2]) == ["date", "y_forecast"] and len(table) == 14
+    gap = table.loc[weekend, "y_forecast"].mean() - table.loc[~weekend, "y_forecast"].mean()
     assert gap > 5, table  # the truth is 10 apart; without the calendar a 2-step window
     # cannot tell Monday from Tuesday, nor Saturday from Friday
 
@@ -89,9 +89,20 @@ def test_past_covariate_with_a_direct_model(tmp_path, cli):
     cli("train", data, "-c", cfg, "-o", tmp_path / "run", "--quiet")
     table = pd.read_csv(io.StringIO(cli("rollout", data, "-m", tmp_path / "run", "-H",
                                         "4").stdout))
-    assert list(table.columns[:2]) == ["date", "y"] and len(table) == 4
+    assert list(table.columns[:2]) == ["date", "y_forecast"] and len(table) == 4
     result = cli("rollout", data, "-m", tmp_path / "run", "-H", "5", code=5)
     assert "every input must be predicted, a calendar feature, or a covariate" in result.stderr
+    # predict: each window's 4 steps, with the window's last row as their origin
+    result = cli("predict", data, "-m", tmp_path / "run")
+    table = pd.read_csv(io.StringIO(result.stdout), parse_dates=["date", "origin"])
+    assert list(table.columns) == ["date", "origin", "step", "y_forecast", "y_lo_80",
+                                   "y_hi_80", "y_lo_95", "y_hi_95", "y_actual"]
+    assert ((table["date"] - table["origin"]).dt.days == table["step"]).all()
+    assert table["origin"].iloc[0] == pd.Timestamp("2024-01-06")  # rows 0..5 of the file
+    width = table["y_hi_95"] - table["y_lo_95"]  # calibrated per step: one width per step
+    assert width.groupby(table["step"]).agg(np.ptp).max() < 1e-4, width
+    last = pd.read_csv(io.StringIO(cli("predict", data, "-m", tmp_path / "run", "--last").stdout))
+    assert last["origin"].tolist() == ["2024-02-29"] * 4 and last["step"].tolist() == [1, 2, 3, 4]
 
 
 PROMO_DAYS = 200
@@ -138,7 +149,7 @@ def test_future_covariate_from_a_csv(tmp_path, cli):
     table = _rollout_with_future(tmp_path, cli, 10)
     assert len(table) == 10 and "promo" not in table.columns
     after = np.r_[promo[n - 1], promo[n:n + 9]] == 1  # a promotion the day before
-    gap = table["y"][after].mean() - table["y"][~after].mean()
+    gap = table["y_forecast"][after].mean() - table["y_forecast"][~after].mean()
     assert gap > 4, table  # the truth is 8 apart
     result = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", "12",
                  "--future", tmp_path / "future.csv", code=4)
@@ -152,6 +163,7 @@ def test_known_ahead_covariate_acts_on_its_own_step(tmp_path, cli):
     promo = _promotions(tmp_path, lag=0, seed=6, future=["promo"], cli=cli)
     table = _rollout_with_future(tmp_path, cli, 10)
     on = promo[PROMO_DAYS:] == 1
-    assert table["y"][on].mean() - table["y"][~on].mean() > 4, table  # the truth: 8 apart
+    y = table["y_forecast"]
+    assert y[on].mean() - y[~on].mean() > 4, table  # the truth: 8 apart
     result = cli("rollout", tmp_path / "d.csv", "-m", tmp_path / "run", "-H", "3", code=5)
     assert "--future" in result.stderr

@@ -84,7 +84,8 @@ def test_missing_value_policies(tmp_path, policy, expected):
     ("date,y\n2024-01-01,1\nyesterday,2\n", {}, "line 3: cannot parse timestamp 'yesterday'"),
     ("date,y\n2024-01-01,1\n2024-01-02,inf\n", {}, "line 3: column 'y' has an infinite value"),
     ("date,y\n2024-01-01,1\n", {"features": ["z"]}, "column(s) ['z'] not found"),
-    ("date,y\n2024-01-01,1\n", {"time": "when"}, "time column 'when' (data.time) not found"),
+    ("date,y\n2024-01-01,1\n", {"time": "when"},
+     "time column 'when' of data.time (--time-col) not found"),
 ])
 def test_bad_input_is_named(tmp_path, text, spec, fragment):
     path = tmp_path / "bad.csv"

@@ -37,12 +37,13 @@ def test_backtest_origins_baselines_and_mase(tmp_path, monkeypatch):
 
     raw = pd.read_csv(data)
     y, dates = raw["y"].to_numpy(), raw["date"].to_list()
-    assert [r.origin.strftime("%Y-%m-%d") for r in results] == [dates[50][:10], dates[55][:10]]
-    assert seen_ends == [dates[49][:10], dates[54][:10]]  # only the rows before each origin
+    # the origin is the last row known: training saw the rows up to it and none after
+    assert [r.origin.strftime("%Y-%m-%d") for r in results] == [dates[49][:10], dates[54][:10]]
+    assert seen_ends == [dates[49][:10], dates[54][:10]]
     assert summary["season_length"] == 7 and summary["cases"] == 2
     assert len(scores) == 2 * 3  # origins x methods (one target)
     for r in results:
-        cut = 50 if r.origin.strftime("%Y-%m-%d") == dates[50][:10] else 55
+        cut = 50 if r.origin.strftime("%Y-%m-%d") == dates[49][:10] else 55
         np.testing.assert_allclose(r.truth[:, 0], y[cut:cut + 5])
         np.testing.assert_allclose(r.preds["naive"][:, 0], [y[cut - 1]] * 5)
         np.testing.assert_allclose(r.preds["seasonal_naive"][:, 0], y[cut - 7:cut - 2])
@@ -97,7 +98,7 @@ def test_evaluate_scores_the_tail_like_a_rollout_from_before_it(tmp_path, cli, t
     table, _ = api.rollout(head, trained["run"], horizon=5)
     rows = pd.read_csv(out)
     lstm = rows[rows.method == "lstm"].iloc[0]
-    mae = np.mean(np.abs(table["y"].to_numpy() - raw["y"].to_numpy()[-5:]))
+    mae = np.mean(np.abs(table["y_forecast"].to_numpy() - raw["y"].to_numpy()[-5:]))
     assert lstm["mae"] == pytest.approx(mae, rel=1e-6)
     assert plot.read_bytes()[:8] == PNG
 
@@ -135,7 +136,8 @@ def test_rollout_intervals_nest_and_widen(tmp_path, cli):
     result = cli("rollout", data, "-m", tmp_path / "run", "-H", "8")
     assert "intervals are calibrated for the first 6 step(s)" in result.stderr
     table = pd.read_csv(pd.io.common.StringIO(result.stdout))
-    assert list(table.columns) == ["date", "y", "y_lo_80", "y_hi_80", "y_lo_95", "y_hi_95"]
+    assert list(table.columns) == ["date", "y_forecast", "y_lo_80", "y_hi_80", "y_lo_95",
+                                   "y_hi_95"]
     first = table.iloc[:6]
     assert (first["y_lo_95"] <= first["y_lo_80"]).all()
     assert (first["y_hi_80"] <= first["y_hi_95"]).all()
@@ -146,6 +148,6 @@ def test_rollout_intervals_nest_and_widen(tmp_path, cli):
     for h in (7, 8):
         row, grow = table.iloc[h - 1], np.sqrt(h / 6)
         for side in ("lo_80", "hi_80", "lo_95", "hi_95"):
-            np.testing.assert_allclose(row[f"y_{side}"] - row["y"],
-                                       (last[f"y_{side}"] - last["y"]) * grow, rtol=1e-5,
-                                       atol=1e-5)
+            np.testing.assert_allclose(row[f"y_{side}"] - row["y_forecast"],
+                                       (last[f"y_{side}"] - last["y_forecast"]) * grow,
+                                       rtol=1e-5, atol=1e-5)

@@ -38,8 +38,15 @@ def test_series_of_very_different_levels(tmp_path, cli):
     assert set(meta["scaler"].get("series", {})) == {"small", "large"}
     table = pd.read_csv(io.StringIO(cli("rollout", data, "-m", tmp_path / "run", "-H",
                                         "3").stdout))
-    level = table.groupby("unique_id")["y"].mean()
+    level = table.groupby("unique_id")["y_forecast"].mean()
     assert 7 < level["small"] < 13 and 7_000 < level["large"] < 13_000
     preds = pd.read_csv(io.StringIO(cli("predict", data, "-m", tmp_path / "run").stdout))
-    err = (preds["y"] - preds["y_actual"]).abs() / preds["y_actual"]
+    err = (preds["y_forecast"] - preds["y_actual"]).abs() / preds["y_actual"]
     assert err.groupby(preds["unique_id"]).median().max() < 0.2
+    # a series the run never saw has no scaler: it is scaled by its own rows, with a note
+    new = frames[1].assign(unique_id="new", y=frames[1]["y"] / 100)  # at 100
+    pd.concat([*frames, new]).to_csv(tmp_path / "more.csv", index=False)
+    result = cli("rollout", tmp_path / "more.csv", "-m", tmp_path / "run", "-H", "3")
+    assert "1 series not in the training data ('new')" in result.stderr
+    level = pd.read_csv(io.StringIO(result.stdout)).groupby("unique_id")["y_forecast"].mean()
+    assert 70 < level["new"] < 130, level

@@ -196,6 +196,9 @@ def test_proof3_state_carries_what_a_window_cannot_see(cli, tmp_path):
 # ------------------------------------------------------------------------ proof 4
 
 
+FORECASTS = ["a_forecast", "b_forecast"]
+
+
 @pytest.fixture(scope="module")
 def stateful_run(tmp_path_factory):
     from typer.testing import CliRunner
@@ -257,21 +260,23 @@ def test_proof4_trained_at_batch_8_rolls_out_at_batch_1_and_3(stateful_run, n_se
     rows = [bundle.scaler.transform(s.values) for s in frame.series]
     for s, ref in zip(frame.series, _reference_rollout(bundle, rows, 6), strict=True):
         got = table[table["unique_id"] == s.id] if n_series > 1 else table
-        np.testing.assert_allclose(got[["a", "b"]].to_numpy(), ref, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got[FORECASTS].to_numpy(), ref, rtol=1e-4, atol=1e-5)
     last, _ = predict(csv, root / "run", last=True)
     assert len(last) == n_series  # exactly one row per series, never a broadcast batch
-    np.testing.assert_allclose(last[["a", "b"]].to_numpy(),
+    np.testing.assert_allclose(last[FORECASTS].to_numpy(),
                                table.groupby(table.get("unique_id", pd.Series(0, table.index)),
-                                             sort=False).head(1)[["a", "b"]].to_numpy(),
+                                             sort=False).head(1)[FORECASTS].to_numpy(),
                                rtol=1e-5)
 
 
 def test_predict_every_step_with_the_state_carried(stateful_run, cli):
     root, data = stateful_run
-    table = pd.read_csv(io.StringIO(cli("predict", _three_series(root, data), "-m",
-                                        root / "run").stdout))
+    result = cli("predict", _three_series(root, data), "-m", root / "run")
+    table = pd.read_csv(io.StringIO(result.stdout))
     assert table.groupby("unique_id").size().to_dict() == {"p": 59, "q": 39, "r": 32}
-    assert list(table.columns) == ["unique_id", "date", "a", "b", "a_actual", "b_actual"]
+    assert list(table.columns) == ["unique_id", "date", *FORECASTS, "a_actual", "b_actual"]
+    # no intervals, and a note says why (once)
+    assert result.stderr.count("no prediction intervals: stateful runs are not calibrated") == 1
 
 
 def test_a_wrong_batch_is_refused_not_broadcast():
@@ -297,7 +302,7 @@ def test_tutorial_setting_trains_and_hints(cli, tmp_path):
     assert "training.batch_size: 16 would split the series" in result.stderr
     table = pd.read_csv(io.StringIO(cli("rollout", data, "-m", tmp_path / "run", "-H",
                                         "4").stdout))
-    assert len(table) == 4 and table["y"].notna().all()
+    assert len(table) == 4 and table["y_forecast"].notna().all()
 
 
 def test_stateful_needs_one_step_horizon():

@@ -2,6 +2,7 @@
 read_series + split_windows, with chunks of 7 rows so that windows cross chunk boundaries."""
 
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -91,22 +92,66 @@ def test_scan_without_time_column_and_with_dropped_rows(tmp_path):
 
 
 def test_frequency_checked_past_the_first_timestamps(tmp_path):
-    """The frequency comes from each series' first FREQ_HEAD stamps; a gap later on makes
-    the series irregular, as read_series (which looks at all of them) finds."""
+    """The frequency comes from each series' first FREQ_HEAD stamps; a missing day later on
+    is a gap, found as read_series (which looks at all of them) finds it; a stamp between
+    two days makes the series irregular."""
     n = stream.FREQ_HEAD + 30
     path = panel_csv(tmp_path / "gap.csv", (n, n))
     df = pd.read_csv(path)
     df = df.drop(index=df.index[n + stream.FREQ_HEAD + 10])  # a day missing in s1, late
     df.to_csv(path, index=False)
-    sf = stream.scan(path, DataSpec(), chunk_rows=CHUNK)
-    assert_scan_matches(sf, read_series(path, DataSpec()))
-    assert sf.freq == "D"  # s0 is regular: the one frequency found
+    gap = (f"1 missing time stamp in 1 gap at frequency 'D' (first: 2024-03-15, after line "
+           f"{n + stream.FREQ_HEAD + 10 + 1} of series 's1')")
+    for read in (read_series, lambda p, spec: stream.scan(p, spec, chunk_rows=CHUNK)):
+        with pytest.raises(DataError, match=re.escape(gap + "; set data.missing (--missing)")):
+            read(path, DataSpec())
+    spec = DataSpec(missing="drop")
+    sf = stream.scan(path, spec, chunk_rows=CHUNK)
+    assert_scan_matches(sf, read_series(path, spec))
+    assert sf.freq == "D" and sf.notes == [f"{gap}; left out by data.missing: drop "
+                                           "(windows run across the gaps)"]
+    assert sf.series[0].holes is None
+    assert sf.series[1].holes.tolist() == [[stream.FREQ_HEAD + 10, 1]]
+    # the rows after the gap are a day further on than their places
+    at = stream.time_places(sf.series[1], np.array([0, stream.FREQ_HEAD + 9,
+                                                    stream.FREQ_HEAD + 10, n - 2]))
+    assert at.tolist() == [0, stream.FREQ_HEAD + 9, stream.FREQ_HEAD + 11, n - 1]
     path = wide_csv(tmp_path / "irregular.csv", n=n)
     df = pd.read_csv(path)
-    df.drop(index=df.index[-5]).to_csv(path, index=False)
+    df.loc[len(df) - 5, "date"] = df.loc[len(df) - 5, "date"].replace("00:00:00", "12:00:00")
+    df.to_csv(path, index=False)
     sf = stream.scan(path, DataSpec(), chunk_rows=CHUNK)
     assert_scan_matches(sf, read_series(path, DataSpec()))
     assert sf.freq is None and "could not infer the time frequency" in sf.notes[-1]
+
+
+@pytest.mark.parametrize("n", [stream.FREQ_HEAD - 1, stream.FREQ_HEAD, stream.FREQ_HEAD + 1])
+def test_short_irregular_series_placed_on_the_common_frequency_as_in_memory(tmp_path, n):
+    """A series whose stamps give no frequency of their own is placed on the one the other
+    series agree on when it has at most FREQ_HEAD rows (its gaps counted), not when longer:
+    in memory and streamed alike, also at exactly FREQ_HEAD rows."""
+    rng = np.random.default_rng(0)
+    steps = pd.to_timedelta(np.cumsum(rng.integers(1, 4, n)), unit="D")
+    path = tmp_path / "short.csv"
+    pd.concat([pd.DataFrame({"unique_id": "reg", "ds": pd.date_range("2024-01-01", periods=100),
+                             "y": np.arange(100.0)}),
+               pd.DataFrame({"unique_id": "short", "ds": pd.Timestamp("2024-01-01") + steps,
+                             "y": np.arange(float(n))})]).to_csv(path, index=False)
+    placed = n <= stream.FREQ_HEAD
+    errors = []
+    for read in (read_series, lambda p, spec: stream.scan(p, spec, chunk_rows=CHUNK)):
+        try:
+            read(path, DataSpec())
+        except DataError as exc:
+            errors.append(str(exc).split("; set data.missing")[0])
+    assert len(errors) == 2 * placed and len(set(errors)) <= 1
+    if placed:
+        assert re.search(r"missing time stamps in \d+ gaps at frequency 'D' .*series 'short'",
+                         errors[0])
+    spec = DataSpec(missing="drop")
+    sf = stream.scan(path, spec, chunk_rows=CHUNK)
+    assert_scan_matches(sf, read_series(path, spec))
+    assert (sf.series[1].holes is not None) == placed
 
 
 @pytest.mark.parametrize("scaling", ["minmax", "standard", "none"])
@@ -277,12 +322,17 @@ def test_streaming_train_and_rollout_match_in_memory(tmp_path, cli):
     out = tmp_path / "preds.csv"
     doc = cli.json("predict", data, "-m", tmp_path / "stream", "-o", out)
     assert doc["streamed"] and doc["windows"] == len(mem)
-    pd.testing.assert_frame_equal(mem, pd.read_csv(out), atol=1e-4)
+    streamed = pd.read_csv(out)  # the same columns but the intervals, and a note says why
+    assert list(streamed.columns) == [c for c in mem.columns if "_lo_" not in c
+                                      and "_hi_" not in c] != list(mem.columns)
+    assert any(n.startswith("no prediction intervals: streaming runs") for n in doc["notes"])
+    pd.testing.assert_frame_equal(mem[streamed.columns], streamed, atol=1e-4)
     result = cli("predict", data, "-m", tmp_path / "stream", "--json", code=2)
     assert "needs --out" in result.stderr
     # predict --last reads only the last look_back rows of each series
     mem = cli("predict", data, "-m", tmp_path / "mem", "--last").stdout
     result = cli("predict", data, "-m", tmp_path / "stream", "--last")
     assert "streaming: read the last 4 row(s) of each series" in result.stderr
-    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(mem)),
-                                  pd.read_csv(io.StringIO(result.stdout)), atol=1e-5)
+    streamed = pd.read_csv(io.StringIO(result.stdout))
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(mem))[streamed.columns], streamed,
+                                  atol=1e-5)
