@@ -201,7 +201,7 @@ def test_mase_loss_trains_on_weighted_windows(tmp_path, cli):
         "window": {"look_back": 12, "horizon": 4},
         "model": {"layers": [{"units": 4}], "residual": "seasonal", "season": 12,
                   "normalize": "window"},
-        "training": {"epochs": 2, "loss": "mase", "validation": 4}})
+        "training": {"epochs": 2, "loss": "mase", "validation": 4, "jit_compile": False}})
     cli("train", data, "-c", cfg, "-o", tmp_path / "run")
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert np.isfinite(history[["loss", "val_loss"]].to_numpy()).all()
@@ -216,7 +216,8 @@ def test_refit_trains_again_on_every_row_for_the_best_epoch_count(tmp_path, cli)
         "window": {"look_back": 12, "horizon": 4},
         "model": {"layers": [{"units": 4}], "residual": "last_value", "normalize": "window",
                   "linear_skip": True},
-        "training": {"epochs": 3, "validation": 4, "refit": True, "ensemble": 2}})
+        "training": {"epochs": 3, "validation": 4, "refit": True, "ensemble": 2,
+                     "jit_compile": False}})  # (no compile per member: a faster test)
     result = cli("train", data, "-c", cfg, "-o", tmp_path / "run", "--json")
     import json
 
@@ -253,7 +254,7 @@ def test_plateau_schedule_halves_the_learning_rate(tmp_path, cli):
         "model": {"layers": [{"units": 2}]},
         "training": {"epochs": 8, "validation": 4, "loss": "mae",
                      "optimizer": {"learning_rate": 5.0, "schedule": "plateau"},
-                     "early_stopping": {"enabled": False}}})
+                     "early_stopping": {"enabled": False}, "jit_compile": False}})
     cli("train", data, "-c", cfg, "-o", tmp_path / "run")
     rates = pd.read_csv(tmp_path / "run" / "history.csv")["learning_rate"].to_numpy()
     assert rates[0] == 5.0 and rates.min() < 5.0  # a rate of 5 stalls: halved at least once
