@@ -29,7 +29,7 @@ def test_picks_by_frequency(tmp_path, freq, n, horizon, look_back, tail, calenda
     assert (config.window.horizon, config.window.look_back) == (horizon, look_back)
     assert config.training.validation == tail and config.data.calendar == calendar
     assert config.model.residual == "last_value" and config.model.normalize == "window"
-    assert config.model.linear_skip and config.training.refit
+    assert not config.model.linear_skip and config.training.refit  # one series: no skip
     assert config.data.scaling == "mean" and not config.data.scale_per_series  # one series
     assert f"picked horizon {horizon}" in notes[0] and f"look_back {look_back}" in notes[0]
 
@@ -52,6 +52,7 @@ def test_many_series_validate_on_the_last_horizon_steps(tmp_path):
     config, _ = auto_config(read_series(data, DataSpec()), horizon=12)
     assert config.training.validation == 12 and config.data.scale_per_series
     assert config.data.calendar == []  # across many series the season is in the window
+    assert config.model.linear_skip  # (measured on collections, docs/accuracy.md)
 
 
 def test_step_numbers_get_no_calendar(tmp_path):
