@@ -375,13 +375,14 @@ def _not_time(head: pd.DataFrame, col: str, series_col: str | None, long_by_valu
         text = text[text != ""]
         if not len(text):
             return "it is empty in the first rows"
-        bad = ~text.str.contains(r"\d").to_numpy()
+        no_digit = ~text.str.contains(r"\d").to_numpy()
         with warnings.catch_warnings():  # the first value that is no date, to show
             warnings.simplefilter("ignore")
             try:
-                bad |= pd.to_datetime(text, errors="coerce", format="mixed").isna().to_numpy()
-            except (ValueError, TypeError, OverflowError):
-                pass
+                not_date = pd.to_datetime(text, errors="coerce", format="mixed").isna()
+            except (ValueError, TypeError, OverflowError):  # no parse at all: show the
+                not_date = pd.Series(False, index=text.index)  # first value without digits
+        bad = no_digit | not_date.to_numpy()
         k = int(np.argmax(bad)) if bad.any() else 0
         return (f"its values are not dates or numbers ({_val(text.iloc[k])} on line "
                 f"{_line(text.index[k])})")

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from lstmcli.errors import DataError
+from lstmcli.timegrid import offset_of
 
 # period words for the base of a pandas frequency alias (`to_offset(alias).name` without
 # its multiple and anchor); legacy aliases included
@@ -56,14 +57,6 @@ SAME_STEP = 0.05  # two aliases are one frequency when their mean steps differ b
 PERIODS = 100  # steps the mean step of an alias is measured over
 
 
-def _offset(freq: str):
-    from pandas.tseries.frequencies import to_offset
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return to_offset(freq)
-
-
 def freq_words(freq: str | int) -> str:
     """A frequency in words: 'daily (D)', 'every 2 weeks (2W-SUN)', 'every 7 steps'.
 
@@ -72,12 +65,10 @@ def freq_words(freq: str | int) -> str:
     """
     if isinstance(freq, int):
         return "every step" if freq == 1 else f"every {freq} steps"
-    try:
-        off = _offset(freq)
-        base = off.rule_code.split("-")[0]
-        n = off.n
-    except (ValueError, TypeError):
+    off = offset_of(freq)
+    if off is None:
         return repr(freq)
+    base, n = off.rule_code.split("-")[0], off.n
     adjective, unit = _WORDS.get(base, (None, None))
     if adjective is None:
         return f"every {freq!r}"
@@ -87,8 +78,10 @@ def freq_words(freq: str | int) -> str:
 def _mean_step(freq: str) -> pd.Timedelta | None:
     """The mean time between two stamps of `freq`, over PERIODS steps from a fixed date
     (months, business days and anchored weeks all have one)."""
+    off = offset_of(freq)
+    if off is None:
+        return None
     try:
-        off = _offset(freq)
         start = pd.Timestamp("2001-01-01") + off  # on the anchor
         return (start + PERIODS * off - start) / PERIODS
     except (ValueError, TypeError, OverflowError):

@@ -33,7 +33,9 @@ MISSING_PER_ROW, MISSING_SLACK = 10, 10_000
 def offset_of(freq: str):
     """The pandas offset of a frequency alias, or None if pandas does not know it."""
     try:
-        return to_offset(freq)
+        with warnings.catch_warnings():  # (deprecated aliases still name their offset)
+            warnings.simplefilter("ignore")
+            return to_offset(freq)
     except (ValueError, TypeError):
         return None
 
