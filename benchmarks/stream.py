@@ -9,22 +9,21 @@ series' rows together) of --gb and 2 x --gb in a temporary folder (or under --di
 afterwards. Then runs each step as its own process under GNU time, so that every peak RSS
 is that process's own:
 
-  baseline   python importing keras (TensorFlow) and lstmcli.stream: the floor of training;
+  baseline   python importing keras (TensorFlow) and lstmcli.data: the floor of training;
              python importing lstmcli.data (pandas): the floor of read_series
-  stream     scan + fit_scaler + two epochs (each a training and a validation pass over
-             the file) of an LSTM(8), look_back 24, stride 997, batch 256; at both sizes.
+  stream     read_series into a store on disk (data.stream), split_windows (the scaler and
+             the scaled float32 copy the windows are cut from) and two epochs of an LSTM(8),
+             look_back 24, stride 997, batch 256; at both sizes.
              The first epoch includes tracing and XLA compilation; the second is the
              steady state the speeds are quoted from
   in-memory  read_series of the smaller file: what `lstmcli train` holds before windowing
              (--no-in-memory skips it)
   commands   `lstmcli train` (one epoch) and `lstmcli rollout -H 24` with data.stream: true
              on both files, as a user runs them
-  blocks     windows/s of the streamed training dataset alone (stride 1, the first
-             --block-windows windows) when the generator yields 1 or 1024 windows at a time
   stateful   `lstmcli train` (one epoch) and `lstmcli rollout -H 24` of a stateful
              many_to_many LSTM(8), one batch row per series, chunks of 240 steps, on both
-             files (each batch row read by its own reader), and with --interleaved also on
-             files of the same rows sorted by time (read in one pass per row group)
+             files, and with --interleaved also on files of the same rows sorted by time
+             (grouped by series on disk while the store is built)
 
 The goal: the streaming peak is the same at both sizes and far below the file size.
 """
@@ -114,36 +113,39 @@ def _peak_mib() -> float:
 
 
 def child_stream(path: str) -> dict:
-    """scan + fit_scaler + two epochs, each timed, with the peak RSS after each."""
-    from lstmcli import stream
+    """read_series into a store on disk (data.stream) + split_windows (scaler, the scaled
+    float32 copy) + two epochs, each timed, with the peak RSS after each."""
     from lstmcli.backend import import_keras
+    from lstmcli.data import read_series
+    from lstmcli.layouts import resolved, split_windows
     from lstmcli.topology import build_model
-    from lstmcli.train import TrainData, fit, seed_everything
+    from lstmcli.train import fit, seed_everything
 
     import_keras()
     out = {"peak_after_import": _peak_mib()}
     cfg = _config(STRIDE)
-    t0 = time.perf_counter()
-    sf = stream.scan(path, cfg.data)
-    out.update(scan_s=time.perf_counter() - t0, peak_after_scan=_peak_mib(),
-               rows=sum(s.n_rows for s in sf.series), series=len(sf.series))
-    t0 = time.perf_counter()
-    scaler, used, _ = stream.fit_scaler(sf, cfg)
-    out.update(fit_s=time.perf_counter() - t0, peak_after_fit=_peak_mib())
-    train = stream.window_dataset(sf, scaler, cfg, part="train", used=used)
-    val = stream.window_dataset(sf, scaler, cfg, part="val", used=used)
-    n_train, n_val = (stream.count_windows(used, cfg, p) for p in ("train", "val"))
-    data = TrainData(x=train, y=None, val=val, batch_size=BATCH, shuffle=True, n_train=n_train,
-                     n_val=n_val, x_shape=[n_train, LOOK_BACK, 2], y_shape=[n_train, 1, 2])
-    seed_everything(0)
-    model = build_model(cfg.model, look_back=LOOK_BACK, n_features=2, horizon=1, n_targets=2,
-                        stateful=False, batch_size=BATCH, first_input=[0, 1], masking=False)
-    t0 = time.perf_counter()
-    result = fit(model, data, cfg.training)
+    store = Path(tempfile.mkdtemp(prefix="store-", dir=Path(path).parent))
+    try:
+        t0 = time.perf_counter()
+        frame = read_series(path, cfg.data, store_dir=store)
+        out.update(scan_s=time.perf_counter() - t0, peak_after_scan=_peak_mib(),
+                   rows=frame.store.n_rows, series=len(frame.series))
+        t0 = time.perf_counter()
+        cfg = resolved(cfg, frame)
+        _, data, _ = split_windows(frame, cfg)
+        out.update(fit_s=time.perf_counter() - t0, peak_after_fit=_peak_mib())
+        seed_everything(0)
+        model = build_model(cfg.model, look_back=LOOK_BACK, n_features=2, horizon=1,
+                            n_targets=2, stateful=False, batch_size=BATCH, first_input=[0, 1],
+                            masking=False)
+        t0 = time.perf_counter()
+        result = fit(model, data, cfg.training)
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
     first, second = result.history[:2]
     out.update(fit_s_total=time.perf_counter() - t0, epoch1_s=first["seconds"],
                epoch_s=second["seconds"], loss=second["loss"], val_loss=second["val_loss"],
-               n_train=n_train, n_val=n_val, peak_after_epoch=_peak_mib())
+               n_train=data.n_train, n_val=data.n_val, peak_after_epoch=_peak_mib())
     return out
 
 
@@ -154,26 +156,6 @@ def child_in_memory(path: str) -> dict:
     t0 = time.perf_counter()
     frame = read_series(path, DataSpec())
     return {"read_s": time.perf_counter() - t0, "rows": sum(len(s.values) for s in frame.series)}
-
-
-def child_blocks(path: str, windows: int) -> dict:
-    """Windows/s of the training dataset alone (stride 1, not shuffled, timed from its
-    first batch on, so that the first chunk's parse is left out), for two block sizes."""
-    from lstmcli import stream
-
-    cfg = _config(1)
-    cfg = cfg.model_copy(update={"training": cfg.training.model_copy(update={"shuffle": False})})
-    sf = stream.scan(path, cfg.data)
-    scaler, used, _ = stream.fit_scaler(sf, cfg)
-    out = {}
-    for block in (1, stream.BLOCK):
-        ds = stream.window_dataset(sf, scaler, cfg, part="train", used=used, block=block)
-        batches = iter(ds.take(windows // BATCH + 1))
-        next(batches)
-        t0 = time.perf_counter()
-        n = sum(int(x.shape[0]) for x, _ in batches)
-        out[block] = n / (time.perf_counter() - t0)
-    return out
 
 
 STATEFUL = {"data": {"stream": True, "scaling": "standard"}, "window": {"look_back": 240},
@@ -198,10 +180,10 @@ def cli_runs(tmp: Path, files: list, *, stateful: int = 0) -> list:
     for path, mb in files:
         run = tmp / f"run_{path.stem}"
         for step, cmd in (
-                ("lstmcli train (scan, scaler, 1 epoch)",
+                ("lstmcli train (read, scale, 1 epoch)",
                  [LSTMCLI, "train", str(path), "-c", str(cfg), "-o", str(run), "--quiet",
                   "--force"]),
-                ("lstmcli rollout -H 24 (scan, " + ("histories)" if stateful else "tails)"),
+                ("lstmcli rollout -H 24 (read, forecast)",
                  [LSTMCLI, "rollout", str(path), "-m", str(run), "-H", "24", "-o",
                   str(tmp / f"forecast_{path.stem}.csv"), "--quiet"])):
             wall, kb, proc = timed_run(cmd)
@@ -229,11 +211,11 @@ def _child(args: list[str]) -> list:
 def stateless_report(args, tmp: Path, files: list) -> None:
     """The stateless steps and commands at both sizes (see the module's doc)."""
     print(f"stream: LSTM(8), look_back {LOOK_BACK}, stride {STRIDE}, batch {BATCH}, "
-          "validation 0.1, chunks of 250,000 rows, shuffle buffer 10,000 windows; "
+          "validation 0.1, the store on disk; "
           f"medians of {args.repeats}")
     table = []
     runs = [_child(["baseline", "-"]) for _ in range(args.repeats)]
-    table.append(("baseline: import keras + lstmcli.stream", None, runs))
+    table.append(("baseline: import keras + lstmcli.data", None, runs))
     base = median([r[1] for r in runs])
     runs = [_child(["baseline_data", "-"]) for _ in range(args.repeats)]
     table.append(("baseline: import lstmcli.data (pandas)", None, runs))
@@ -241,7 +223,7 @@ def stateless_report(args, tmp: Path, files: list) -> None:
     details = []
     for path, mb in files:
         runs = [_child(["stream", str(path)]) for _ in range(args.repeats)]
-        table.append(("stream: scan + fit_scaler + 2 epochs", mb, runs))
+        table.append(("stream: read + scale + 2 epochs", mb, runs))
         details.append((mb, runs))
     if not args.no_in_memory:
         path, mb = files[0]
@@ -259,14 +241,13 @@ def stateless_report(args, tmp: Path, files: list) -> None:
     for mb, runs in details:
         j = {k: median([r[2][k] for r in runs]) for k in runs[0][2]}
         windows = j["n_train"] + j["n_val"]
-        print(f"  {mb:,.0f} MB: scan {j['scan_s']:.1f} s ({mb / j['scan_s']:.0f} MB/s), "
-              f"fit_scaler {j['fit_s']:.1f} s ({mb / j['fit_s']:.0f} MB/s), epoch 1 "
+        print(f"  {mb:,.0f} MB: read into the store {j['scan_s']:.1f} s "
+              f"({mb / j['scan_s']:.0f} MB/s), scaler + scaled copy {j['fit_s']:.1f} s, epoch 1 "
               f"{j['epoch1_s']:.1f} s, epoch 2 "
               f"{j['epoch_s']:.1f} s for {j['n_train']:,} + {j['n_val']:,} windows "
-              f"({windows / j['epoch_s']:,.0f} windows/s; 2 passes, "
-              f"{2 * mb / j['epoch_s']:.0f} MB/s of CSV); loss {j['loss']:.4f}; peak MiB "
-              f"after import {j['peak_after_import']:.0f}, scan {j['peak_after_scan']:.0f}, "
-              f"fit {j['peak_after_fit']:.0f}, epochs {j['peak_after_epoch']:.0f}")
+              f"({windows / j['epoch_s']:,.0f} windows/s); loss {j['loss']:.4f}; peak MiB "
+              f"after import {j['peak_after_import']:.0f}, read {j['peak_after_scan']:.0f}, "
+              f"scale {j['peak_after_fit']:.0f}, epochs {j['peak_after_epoch']:.0f}")
     (small, s_runs), (big, b_runs) = details
     s_peak, b_peak = (median([r[1] for r in runs]) for runs in (s_runs, b_runs))
     print(f"peak RSS at {big / small:.1f}x the file: {b_peak / s_peak:.2f}x "
@@ -283,7 +264,6 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, help="where to write the CSVs (default: a temp dir)")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--no-in-memory", action="store_true", help="skip read_series")
-    ap.add_argument("--block-windows", type=int, default=20_000)
     ap.add_argument("--no-stateful", action="store_true", help="skip the stateful commands")
     ap.add_argument("--stateful-only", action="store_true",
                     help="only the stateful commands (no stateless steps or commands)")
@@ -295,7 +275,7 @@ def main() -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         kind, path = args.child[0], args.child[1]
         if kind == "baseline":
-            from lstmcli import stream  # noqa: F401
+            import lstmcli.data  # noqa: F401
             from lstmcli.backend import import_keras
 
             import_keras()
@@ -306,10 +286,8 @@ def main() -> None:
             res = {}
         elif kind == "stream":
             res = child_stream(path)
-        elif kind == "in_memory":
-            res = child_in_memory(path)
         else:
-            res = child_blocks(path, int(args.child[2]))
+            res = child_in_memory(path)
         print(json.dumps(res))
         return
 
@@ -342,13 +320,6 @@ def main() -> None:
             if interleaved:
                 _print_cli("stateful, files sorted by time:",
                            cli_runs(tmp, interleaved, stateful=args.series))
-        if args.block_windows and not args.stateful_only:
-            rates = [_child(["blocks", str(files[0][0]), str(args.block_windows)])[2]
-                     for _ in range(args.repeats)]
-            speeds = ", ".join(f"{k} window(s) per yield: {median([r[k] for r in rates]):,.0f}"
-                               for k in rates[0])
-            print(f"generator blocks (stride 1, unshuffled, {args.block_windows:,} windows after "
-                  f"the first batch), windows/s: {speeds}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -54,7 +54,8 @@ def lstmcli_fit(series: np.ndarray, epochs: int) -> tuple[list[float], int]:
 
     from lstmcli.api import split_windows
     from lstmcli.config import config_from_dict
-    from lstmcli.data import Frame, Series
+    from lstmcli.data import Frame
+    from lstmcli.store import store_of
     from lstmcli.topology import build_model
     from lstmcli.train import fit, seed_everything
 
@@ -63,8 +64,9 @@ def lstmcli_fit(series: np.ndarray, epochs: int) -> tuple[list[float], int]:
                             "training": {"batch_size": BATCH, "epochs": epochs,
                                          "validation": 0, "seed": 0,
                                          "early_stopping": {"enabled": False}}})
-    frame = Frame(path="bench", series=[Series("s", pd.RangeIndex(len(series)), series[:, None])],
-                  features=["y"], targets=["y"], time_col=None, series_col=None, freq=1)
+    store = store_of([("s", pd.RangeIndex(len(series)), series[:, None])], 1)
+    frame = Frame(path="bench", store=store, features=["y"], targets=["y"], time_col=None,
+                  series_col=None, freq=1)
     seed_everything(0)
     _, data, _ = split_windows(frame, cfg)
     model = build_model(cfg.model, look_back=LOOK_BACK, n_features=1, horizon=1, n_targets=1)

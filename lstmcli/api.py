@@ -13,16 +13,19 @@ TensorFlow is imported only by the functions that need it.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 import time
+import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 
 from lstmcli.config import Config, DataSpec
-from lstmcli.data import INDEX_TIME_NAME, Frame, Series, future_index, read_series
+from lstmcli.data import INDEX_TIME_NAME, Frame, future_index, read_series
 from lstmcli.errors import ConfigError, DataError, ModelError, UsageError
 from lstmcli.files import write_atomic
 from lstmcli.layouts import (  # noqa: F401 - also the public names of the Python API
@@ -124,22 +127,22 @@ def make_window_set(data_path: str | Path, config: Config | None, *,
     for s in frame.series:
         X, y = make_windows(s.values, look_back=w.look_back, horizon=w.horizon, stride=w.stride,
                             feature_idx=frame.feature_idx, target_idx=frame.target_idx)
-        starts = window_starts(len(s.values), look_back=w.look_back, horizon=w.horizon,
+        starts = window_starts(len(s), look_back=w.look_back, horizon=w.horizon,
                                stride=w.stride)
         if len(X):
             parts.append(WindowPart(series=s, X=X, y=y, starts=starts))
         else:
             short.append(s)
     if parts and short:
-        named = ", ".join(f"'{s.id}' ({len(s.values)} rows)" for s in short[:10])
+        named = ", ".join(f"'{s.id}' ({len(s)} rows)" for s in short[:10])
         more = f" and {len(short) - 10} more" if len(short) > 10 else ""
         frame = replace(frame, notes=frame.notes + [
             f"{len(short)} series skipped, shorter than look_back {w.look_back} + horizon "
             f"{w.horizon} = {w.look_back + w.horizon} rows: {named}{more}"])
     if not parts:
-        shortest = min(len(s.values) for s in frame.series)
+        shortest = min(len(s) for s in frame.series)
         raise DataError(f"{frame.path}: no window fits: the longest series has "
-                        f"{max(len(s.values) for s in frame.series)} rows (shortest {shortest}),"
+                        f"{max(len(s) for s in frame.series)} rows (shortest {shortest}),"
                         f" look_back {w.look_back} + horizon {w.horizon} needs at least "
                         f"{w.look_back + w.horizon}")
     seconds = {"read": round(t1 - t0, 4), "window": round(time.perf_counter() - t1, 4)}
@@ -218,11 +221,45 @@ def train(data_path: str | Path, config: Config | None, *, out: str | Path,
                   on_epoch=on_epoch, work=work_dir(out), cluster=cluster, frame=frame,
                   picked=auto_notes, status=status, on_note=on_note)
     if not chief_in(cluster):  # trains alongside the chief; writes nothing of the run
-        return _train_locked(data_path, config, writer=False, **common)
+        with _removed_after(store_dir(out, config)):
+            return _train_locked(data_path, config, writer=False, **common)
     with hold(out, wait=wait, on_wait=on_wait):
         check_writable_run(out, force=force, resume=resume)
-        summary = _train_locked(data_path, config, writer=True, **common)
+        with _removed_after(store_dir(out, config)):
+            summary = _train_locked(data_path, config, writer=True, **common)
     return {**summary, "run_dir": str(shown)}
+
+
+def store_dir(out: Path, config: Config) -> Path | None:
+    """Where a data.stream run keeps its series store while it trains: `.RUN.store/`
+    beside RUN_DIR (on the file system the user chose for the run), removed after."""
+    return out.parent / f".{out.name}.store" if config.data.stream else None
+
+
+@contextlib.contextmanager
+def _removed_after(directory: Path | None):
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)  # left by a killed run
+    try:
+        yield
+    finally:
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def read_data(data_path: str | Path, spec: DataSpec, *, fallback_freq=None) -> Frame:
+    """read_series for predict, rollout and evaluate: with data.stream, the store is kept
+    in a temporary directory, removed when the frame's store is let go (or at exit)."""
+    if not spec.stream:
+        return read_series(data_path, spec, fallback_freq=fallback_freq)
+    directory = Path(tempfile.mkdtemp(prefix="lstmcli-store-"))
+    try:
+        frame = read_series(data_path, spec, fallback_freq=fallback_freq, store_dir=directory)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    weakref.finalize(frame.store, shutil.rmtree, directory, True)
+    return frame
 
 
 # Command-line options of train, backtest and window that set a key of the data section.
@@ -292,7 +329,6 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
     from lstmcli.bundle import save_bundle
     from lstmcli.errors import Interrupted
     from lstmcli.signals import graceful_stop
-    from lstmcli.stream import generator_errors
     from lstmcli.topology import build_model, copy_weights
     from lstmcli.train import Persistence, fit, seed_everything
 
@@ -306,14 +342,9 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
     t0 = time.perf_counter()
     status("loading TensorFlow…")
     seed_everything(config.training.seed)
-    if config.data.stream:  # larger than memory: read in passes, windows cut on the fly
-        from lstmcli.stream import stream_layout
-
-        status(f"scanning {Path(data_path).name}…")
-        frame, scaler, data, notes = stream_layout(data_path, config)
-    elif frame is None:
+    if frame is None:
         status(f"reading {Path(data_path).name}…")
-        frame = read_series(data_path, config.data)
+        frame = read_series(data_path, config.data, store_dir=store_dir(out, config))
     config = _resolved(config, frame)
     print_ = checkpoints.fingerprint(config, data_path)
     state = checkpoints.load(work, print_) if resume else None
@@ -327,7 +358,7 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
                      f"{per} per replica x {replicas}" + ("" if writer else
                                                           f"; {distribute.task_name(cluster)} "
                                                           "is not the chief: it writes nothing"))
-    elif not config.data.stream:  # (streaming laid its data out above)
+    else:
         layout = (stateful_layout if stateful else sequence_layout if config.variable_length
                   else split_windows)
         scaler, data, notes = layout(frame, config)
@@ -370,7 +401,7 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         persist = Persistence(work=work, fingerprint=print_, every=every, resume=state,
                               stop=stop)
         try:
-            with distribute.scope(strategy), generator_errors():
+            with distribute.scope(strategy):
                 trained, results = [], []
                 for k in range(members):
                     if k:  # the next member: its own seed, its own initial weights
@@ -388,20 +419,15 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
                     "continue with the same command and --resume") if kept else \
                 "; no checkpoint was written yet"
             raise Interrupted(f"{out}: {exc}{hint}", exc.exit_code - 128) from None
-    if config.data.stream:  # each epoch read the file again: was it the same file?
-        from lstmcli.stream import check_unchanged
-
-        check_unchanged(frame)
     if fitted is not model:
         copy_weights(fitted, model)  # the saved model always feeds its own predictions back
     if members > 1:
         from lstmcli.topology import median_of
 
         model = median_of(trained)
-    if writer and not config.data.stream:
+    if writer:
         status("calibrating prediction intervals…")
-    intervals = (_calibrate(model, frame, scaler, config, notes)
-                 if writer and not config.data.stream else None)
+    intervals = _calibrate(model, frame, scaler, config, notes) if writer else None
     refit = None
     if config.training.refit:  # the tail held out above now trains too
         model, refit = _refit(frame, config, results, shape, scaler, jit=jit, status=status,
@@ -432,8 +458,7 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
         "config": config.model_dump(mode="json"),
         "columns": frame.columns,
         "freq": frame.freq,
-        "last_ds": {s.id: _stamp(s.last_ds if config.data.stream else s.ds[-1])
-                    for s in frame.series},
+        "last_ds": {s.id: _stamp(s.ds[-1]) for s in frame.series},
         "scaler": scaler.to_dict(),
         "training": training,
         "intervals": intervals,
@@ -441,8 +466,9 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
     }
     if writer:
         status(f"writing {out.name}…")
+        reuse = _reusable(config, frame).model_dump(mode="json")
         save_bundle(out, model=model, meta=meta, history=result.history, force=force,
-                    staging=work, reuse=_reusable(config, frame).model_dump(mode="json"))
+                    staging=work, reuse=reuse)
     return {"command": "train", "run_dir": str(out) if writer else None,
             "data": str(data_path),
             "series": len(frame.series), "features": frame.features, "targets": frame.targets,
@@ -515,15 +541,13 @@ def _training_ranges(frame, config: Config) -> dict:
 
     derived = getattr(frame, "derived", [])
     columns = [c for c in frame.columns if c not in derived]
-    if config.data.stream:  # one more pass over the file
-        from lstmcli.stream import column_ranges
-
-        seen = column_ranges(frame)
-    else:
-        keep = [frame.columns.index(c) for c in columns]
-        seen = {s.id: (s.values[:, keep].min(axis=0), s.values[:, keep].max(axis=0))
-                for s in frame.series if len(s.values)}
+    keep = [frame.columns.index(c) for c in columns]
+    seen = {s.id: _min_max(s.values[:, keep]) for s in frame.series if len(s)}
     return ranges_of(columns, seen, per_series=config.data.scale_per_series)
+
+
+def _min_max(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return rows.min(axis=0), rows.max(axis=0)
 
 
 def _calibrate(model, frame: Frame, scaler: Scaler, config: Config, notes: list[str]
@@ -587,12 +611,10 @@ def _stamp(value) -> str | int:
 
 def _load(run_dir: str | Path, data_path: str | Path, *, tail: bool = False,
           shown: str | Path | None = None):
-    """The run, the data, for a streaming run read for its tails the scan (else None), and
-    what comparing the data with the run found (`_Checked`).
+    """The run, the data, and what comparing the data with the run found (`_Checked`).
 
-    tail: only the last look_back rows of each series are needed (a stateful model's
-    rollout reads its whole history itself, block by block); a streaming run then reads
-    them in one pass without loading the file. shown: the file to name in messages (the
+    tail: only the last look_back rows of each series are the forecast's inputs (their
+    value ranges are checked; else all rows). shown: the file to name in messages (the
     user's, when data_path is a temporary copy)."""
     from lstmcli.bundle import load_bundle
     from lstmcli.datacheck import check_columns, inferred_freq
@@ -601,52 +623,31 @@ def _load(run_dir: str | Path, data_path: str | Path, *, tail: bool = False,
     spec: DataSpec = bundle.config.data
     name = shown or data_path
     check_columns(data_path, bundle.config, run_dir, shown=name)
-    sf = None
-    whole = _runs_whole_history(bundle)  # reads each series' whole history
-    if spec.stream and tail and (bundle.config.window.look_back or whole):
-        from lstmcli.stream import scan
-
-        sf = scan(data_path, spec, fallback_freq=bundle.meta.get("freq"))
-        frame = _tail_frame(sf, 1 if whole else bundle.config.window.look_back, note=not whole)
-        found = sf.freq if spec.freq is None else sf.inferred
-    else:
-        frame = read_series(data_path, spec, fallback_freq=bundle.meta.get("freq"))
-        found = frame.freq if spec.freq is None else inferred_freq([s.ds for s in frame.series])
+    frame = read_data(data_path, spec, fallback_freq=bundle.meta.get("freq"))
+    found = frame.freq if spec.freq is None else inferred_freq([s.ds for s in frame.series])
     if frame.columns != bundle.scaler.columns:
         raise DataError(f"{name}: columns {frame.columns} do not match the model's "
                         f"{bundle.scaler.columns}")
-    if sf is not None and whole:  # the history is read block by block: one more pass
-        from lstmcli.stream import column_ranges
-
-        seen = list(column_ranges(sf).items())
-        what = "the rows read"
-    elif tail and not whole:
-        lb = bundle.config.window.look_back
-        seen = [(s.id, s.values[-lb:]) for s in frame.series]
+    lb = bundle.config.window.look_back
+    if tail and lb and not _runs_whole_history(bundle):
+        rows = [(s.id, s.values[-lb:]) for s in frame.series]
         what = f"the last {lb} rows (the forecast's inputs)"
-    else:
-        seen = [(s.id, s.values) for s in frame.series]
+    else:  # (a store on disk: each series' range, one series mapped at a time)
+        rows = [(s.id, _min_max(s.values) if frame.store.on_disk else s.values)
+                for s in frame.series]
         what = "the rows read"
-    checked = _check_data(bundle, frame, name, run_dir, found, seen, what)
-    return bundle, frame, sf, checked
+    checked = _check_data(bundle, frame, name, run_dir, found, rows, what)
+    return bundle, frame, checked
 
 
 @dataclass
 class _Checked:
-    """What comparing a file with the run found (datacheck.py): notes, and for data read
-    block by block, each series' smallest value of every column (for `_floor`)."""
+    """What comparing a file with the run found (datacheck.py): notes."""
 
     notes: list[str]
-    lows: dict[str, np.ndarray] | None = None
 
     def floor(self, frame, s) -> np.ndarray:
-        """`_floor` of a series: from all its rows where a pass over the file found each
-        series' smallest values (`lows`: streamed predict, and streamed stateful or
-        variable-length runs), else from the rows of it in `frame`: all of them when the
-        file was read whole, but only the last window.look_back when only its tail was
-        read (streamed stateless rollout and predict --last)."""
-        if self.lows is not None and s.id in self.lows:
-            return _floor(self.lows[s.id][None, frame.target_idx])
+        """`_floor` of a series, from all its rows."""
         return _floor(s.values[:, frame.target_idx])
 
 
@@ -670,8 +671,7 @@ def _check_data(bundle, frame, name, run_dir, found_freq, seen: list, what: str)
     reason = no_intervals(bundle.config, bundle.meta)
     if reason:
         notes.append(f"no prediction intervals: {reason}")
-    lows = {sid: r[0] for sid, r in seen if isinstance(r, tuple)} or None
-    return _Checked(notes=notes, lows=lows)
+    return _Checked(notes=notes)
 
 
 def no_intervals(config: Config, meta: dict | None = None) -> str | None:
@@ -689,9 +689,6 @@ def no_intervals(config: Config, meta: dict | None = None) -> str | None:
     if config.variable_length:
         return ("variable-length runs (window.look_back: null) are not calibrated: each series "
                 "is one sequence, so the validation tails give no forecast origins")
-    if config.data.stream:
-        return ("streaming runs (data.stream) are not calibrated yet: the calibration forecasts "
-                "need the validation tails in memory")
     if t.validation == 0:
         return "training.validation is 0: there was no validation tail to calibrate them on"
     recorded = (meta or {}).get("training", {}).get("no_intervals")
@@ -699,46 +696,21 @@ def no_intervals(config: Config, meta: dict | None = None) -> str | None:
                         "are not inputs, or tails no longer than window.look_back)")
 
 
-def _stamps_ending(last, freq, n: int) -> pd.Index:
-    """The n regular time stamps ending at `last` (without a frequency, only the last one
-    is known: it is repeated, and stamping future rows will say so)."""
-    if isinstance(freq, int):
-        return pd.Index(int(last) - freq * np.arange(n - 1, -1, -1, dtype="int64"))
-    if freq is not None:
-        return pd.date_range(end=last, periods=n, freq=freq)
-    return pd.DatetimeIndex([last] * n)
-
-
-def _tail_frame(sf, n: int, *, note: bool = True) -> Frame:
-    """A Frame of each scanned series' last `n` rows, read in one streaming pass."""
-    from lstmcli.stream import tails
-
-    series = []
-    for s, rows in zip(sf.series, tails(sf, n), strict=True):
-        if s.last_ds is None or not len(rows):
-            continue
-        places = np.arange(s.n_rows - len(rows), s.n_rows)
-        ds = _stamps_at(s, sf.freq, places) if sf.freq is not None else \
-            _stamps_ending(s.last_ds, None, len(rows))
-        series.append(Series(id=s.id, ds=ds, values=rows))
-    return Frame(path=sf.path, series=series, features=sf.features, targets=sf.targets,
-                 time_col=sf.time_col, series_col=sf.series_col, freq=sf.freq,
-                 notes=sf.notes + ([f"streaming: read the last {n} row(s) of each series"]
-                                   if note else []))
-
-
 def _time_name(frame: Frame) -> str:
     return frame.time_col or INDEX_TIME_NAME
 
 
-def _scaled_inputs(frame: Frame, scaler: Scaler, look_back: int) -> tuple[list, list[str]]:
-    """(series, scaled feature rows as float32) for every series with at least look_back rows."""
+def _scaled_inputs(frame: Frame, scaler: Scaler, look_back: int, *, tail: bool = False
+                   ) -> tuple[list, list[str]]:
+    """(series, scaled feature rows as float32) for every series with at least look_back
+    rows; tail: only its last look_back rows (a rollout's inputs)."""
     used, notes = [], []
     for s in frame.series:
-        if len(s.values) < look_back:
-            notes.append(f"series '{s.id}' skipped: {len(s.values)} rows < look_back {look_back}")
+        if len(s) < look_back:
+            notes.append(f"series '{s.id}' skipped: {len(s)} rows < look_back {look_back}")
             continue
-        used.append((s, scaler.of(s.id).transform(s.values)[:, frame.feature_idx]
+        rows = s.values[-look_back:] if tail else s.values
+        used.append((s, scaler.of(s.id).transform(rows)[:, frame.feature_idx]
                      .astype("float32")))
     if not used:
         raise DataError(f"{frame.path}: every series is shorter than look_back {look_back}")
@@ -773,17 +745,15 @@ def _future(frame: Frame, s, steps: int) -> pd.Index:
     return future_index(s.ds[-1], frame.freq, steps)
 
 
-def _twin_and_rows(bundle, frame: Frame) -> tuple[object, list[np.ndarray]]:
+def _twin_and_rows(bundle, frame: Frame):
     """A twin of the model with one stateful batch row per series, and each series' scaled
-    feature rows: what reading whole histories needs."""
-    from lstmcli.stateful import inference_twin
+    rows (cut a block at a time): what reading whole histories needs."""
+    from lstmcli.stateful import ScaledSeries, inference_twin
 
     twin = inference_twin(bundle.config, n_rows=len(frame.series),
                           n_features=len(frame.features), n_targets=len(frame.targets),
                           weights=bundle.model.get_weights())
-    rows = [bundle.scaler.of(s.id).transform(s.values)[:, frame.feature_idx]
-            for s in frame.series]
-    return twin, rows
+    return twin, ScaledSeries(frame.series, bundle.scaler)
 
 
 def feedback_order(frame: Frame) -> list[int]:
@@ -949,30 +919,17 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
     from lstmcli.forecast import PREDICT_BATCH, predict_batches
 
     t0 = time.perf_counter()
-    bundle, frame, sf, checked = _load(run_dir, data_path, tail=last)
+    bundle, frame, checked = _load(run_dir, data_path, tail=last)
     w = bundle.config.window
     records: list[dict] = []
-    if _runs_whole_history(bundle) and sf is not None:  # --last of a streamed stateful run
-        from lstmcli.stateful_stream import rollout as streamed_rollout
-
-        used = list(frame.series)
-        notes = ["streaming: each series' whole history warmed the state up, read in step "
-                 "with the others, block by block"]
-        pred = streamed_rollout(sf, bundle, horizon=1, feedback=feedback_order(frame))
-        for s, p in zip(used, pred, strict=True):
-            p = bundle.scaler.of(s.id).inverse(p, frame.target_idx)
-            records += _rows(frame, s, _future(frame, s, 1),
-                             np.maximum(p, checked.floor(frame, s)))
-        n_windows = len(used)
-        x_shape = [len(used), max(s.n_rows for s in sf.series), len(frame.features)]
-    elif _runs_whole_history(bundle):
+    if _runs_whole_history(bundle):
         from lstmcli.stateful import run_history
 
         used, notes = list(frame.series), []
-        out = run_history(*_twin_and_rows(bundle, frame))
+        out = run_history(*_twin_and_rows(bundle, frame), columns=frame.feature_idx)
         longest = out.shape[1]
         for i, s in enumerate(used):
-            steps = bundle.scaler.of(s.id).inverse(out[i, longest - len(s.values):],
+            steps = bundle.scaler.of(s.id).inverse(out[i, longest - len(s):],
                                                    frame.target_idx)
             steps = np.maximum(steps, checked.floor(frame, s))
             if last:
@@ -980,7 +937,7 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
             else:  # output t predicts row t + 1
                 records += _rows(frame, s, s.ds[1:], steps[:-1],
                                  actual=s.values[1:, frame.target_idx])
-        n_windows = len(used) if last else sum(len(s.values) - 1 for s in used)
+        n_windows = len(used) if last else sum(len(s) - 1 for s in used)
         x_shape = [len(used), longest, len(frame.features)]
     else:
         used, notes = _scaled_inputs(frame, bundle.scaler, w.look_back)
@@ -1029,142 +986,20 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
                    "seconds": round(time.perf_counter() - t0, 3)}
 
 
-def predict_stream(data_path: str | Path, run_dir: str | Path, fh) -> dict:
-    """`predict` for a streaming run (data.stream): every window's (a stateful model: every
-    step's) prediction next to the actual values, written to the open text file `fh` block
-    by block; the CSV is read in passes, never held. Same columns and row order as
-    `predict`."""
-    from lstmcli import columns
-    from lstmcli.bundle import load_bundle
-    from lstmcli.datacheck import check_columns
-    from lstmcli.stream import check_unchanged, column_ranges, scan
-
-    t0 = time.perf_counter()
-    bundle = load_bundle(run_dir)
-    spec = bundle.config.data
-    check_columns(data_path, bundle.config, run_dir)
-    sf = scan(data_path, spec, fallback_freq=bundle.meta.get("freq"))
-    if sf.columns != bundle.scaler.columns:
-        raise DataError(f"{data_path}: columns {sf.columns} do not match the model's "
-                        f"{bundle.scaler.columns}")
-    if sf.freq is None:
-        raise DataError(f"{data_path}: streaming predict needs a regular time frequency to "
-                        "stamp its rows; set data.freq")
-    # every row is an input: their ranges (and each series' floor) take one more pass
-    checked = _check_data(bundle, sf, data_path, run_dir,
-                          sf.freq if spec.freq is None else sf.inferred,
-                          list(column_ranges(sf).items()), "the rows read")
-    w = bundle.config.window
-    rows = {s.id: s for s in sf.series}
-    stateful = _runs_whole_history(bundle)
-    several = w.horizon > 1 and not _per_step_model(bundle) and not stateful
-    header = [c for c in (sf.series_col, _time_name(sf)) if c] \
-        + ([columns.ORIGIN, columns.STEP] if several else []) \
-        + [columns.forecast(t) for t in sf.targets] + [columns.actual(t) for t in sf.targets]
-    pd.DataFrame(columns=header).to_csv(fh, index=False)
-
-    def table(sid: str, at: np.ndarray, pred: np.ndarray, actual: np.ndarray) -> pd.DataFrame:
-        """at: (k, steps) row places; pred (k, steps, targets) scaled; actual the same, as
-        in the file."""
-        pred = np.maximum(bundle.scaler.inverse(pred, sf.target_idx),
-                          checked.floor(sf, rows[sid]))
-        out = pd.DataFrame({_time_name(sf): _stamps_at(rows[sid], sf.freq, at.ravel())})
-        if sf.series_col is not None:
-            out.insert(0, sf.series_col, sid)
-        if several:  # the origin: the row before each window's first predicted row
-            out[columns.ORIGIN] = np.repeat(_stamps_at(rows[sid], sf.freq, at[:, 0] - 1),
-                                            pred.shape[1])
-            out[columns.STEP] = np.tile(np.arange(1, pred.shape[1] + 1), len(at))
-        for k, target in enumerate(sf.targets):
-            out[columns.forecast(target)] = pred[:, :, k].ravel()
-        for k, target in enumerate(sf.targets):
-            out[columns.actual(target)] = actual[:, :, k].ravel()
-        return out
-
-    write = dict(index=False, header=False, float_format="%.8g")
-    n = 0
-    if stateful:
-        import shutil
-        import tempfile
-
-        from lstmcli.stateful_stream import predictions
-
-        # a group's series come block by block, interleaved: each is spooled to its own
-        # temporary file, and the files are appended in series order
-        spools: dict[str, object] = {}
-
-        def flush() -> None:
-            for spool in spools.values():
-                spool.seek(0)
-                shutil.copyfileobj(spool, fh)
-                spool.close()
-            spools.clear()
-
-        try:
-            for sid, places, pred, actual in predictions(sf, bundle):
-                if sid not in spools and len(spools) >= bundle.config.training.batch_size:
-                    flush()  # a new group has begun
-                spool = spools.setdefault(sid, tempfile.TemporaryFile("w+", newline=""))
-                table(sid, places[:, None], pred[:, None], actual[:, None]).to_csv(spool, **write)
-                n += len(places)
-            flush()
-        finally:
-            for spool in spools.values():
-                spool.close()
-        what = "every step after each series' first, from the state carried through its " \
-            "history, read in step with the other series"
-    else:
-        from lstmcli.forecast import predict_batches
-        from lstmcli.stream import predict_blocks
-
-        for sid, starts, x, y in predict_blocks(sf, bundle.scaler, bundle.config):
-            pred = predict_batches(bundle.model, iter([x]))
-            if _per_step_model(bundle):
-                pred, y = pred[:, -1:, :], y[:, -1:, :]
-            at = starts[:, None] + w.look_back + np.arange(pred.shape[1])
-            table(sid, at, pred, y).to_csv(fh, **write)
-            n += len(starts)
-        what = "the file was read in passes"
-    check_unchanged(sf)  # several passes: they must have read one file
-    return {"command": "predict", "run_dir": str(run_dir), "data": str(data_path),
-            "mode": bundle.config.training.mode, "last": False, "windows": n, "streamed": True,
-            "notes": sf.notes + checked.notes
-            + [f"streaming: {what}; predictions written block by block"],
-            "seconds": round(time.perf_counter() - t0, 3)}
-
-
-def _stamps_at(series, freq, places: np.ndarray) -> pd.Index:
-    """The time stamps of rows `places` (after dropping missing rows) of a scanned series,
-    without building the whole series' index: its rows in the file, dropped ones and
-    missing time stamps included, step by `freq` (the scan checked it), and its last kept
-    row is at last_ds."""
-    from lstmcli.stream import time_places
-
-    places = np.asarray(places)
-    in_file = time_places(series, places)
-    back = int(time_places(series, np.array([series.n_rows - 1]))[0]) - in_file
-    if isinstance(freq, int):
-        return pd.Index(int(series.last_ds) - freq * back)
-    lo, hi = int(back.min()), int(back.max())
-    end = pd.Timestamp(series.last_ds) - lo * to_offset(freq)
-    run = pd.date_range(end=end, periods=hi - lo + 1, freq=freq)  # places hi .. lo back
-    return run[(hi - lo) - (back - lo)]
-
-
 def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
-            future: str | Path | None = None, shown: str | Path | None = None
-            ) -> tuple[pd.DataFrame, dict]:
+            future: str | Path | None = None, shown: str | Path | None = None,
+            on_frame=None) -> tuple[pd.DataFrame, dict]:
     """Forecast `horizon` steps past the end of each series, feeding predictions back in.
 
     Stateless models slide their look_back window over the predictions. Stateful models
     warm their state up on each series' whole history, then continue one step at a time
     without a reset. shown: the file to name in messages, when data_path is a temporary
-    copy of it (evaluate).
+    copy of it (evaluate). on_frame(frame): given the data as read (for `rollout --plot`).
     """
     t0 = time.perf_counter()
     if horizon < 1:
         raise DataError(f"--horizon must be >= 1. Received: {horizon}")
-    bundle, frame, sf, checked = _load(run_dir, data_path, tail=True, shown=shown)
+    bundle, frame, checked = _load(run_dir, data_path, tail=True, shown=shown)
     unknown = [f for f in frame.features if f not in frame.targets and f not in frame.derived]
     one_call = (not _runs_whole_history(bundle) and not _per_step_model(bundle)
                 and horizon <= bundle.config.window.horizon)  # nothing is fed back
@@ -1192,22 +1027,14 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
 
         used, notes, baseline = list(frame.series), [], set()
         exo = _future_features(frame, used, bundle.scaler, horizon, known)
-        if sf is not None:  # streamed: the histories are read block by block
-            from lstmcli.stateful_stream import rollout as streamed_rollout
-            from lstmcli.stream import check_unchanged
-
-            pred = streamed_rollout(sf, bundle, horizon=horizon, feedback=order, exo=exo)
-            check_unchanged(sf)
-            notes.append("streaming: each series' whole history warmed the state up, read "
-                         "in step with the others, block by block")
-        else:
-            twin, rows = _twin_and_rows(bundle, frame)
-            pred = warm_up_rollout(twin, rows, horizon=horizon, feedback=order, exo=exo)
+        twin, rows = _twin_and_rows(bundle, frame)
+        pred = warm_up_rollout(twin, rows, columns=frame.feature_idx, horizon=horizon,
+                               feedback=order, exo=exo)
     else:
-        short = [s for s in frame.series if len(s.values) < w.look_back]
+        short = [s for s in frame.series if len(s) < w.look_back]
         used, pred, notes, baseline = [], [], [], {s.id for s in short}
         if len(short) < len(frame.series):
-            scaled, _ = _scaled_inputs(frame, bundle.scaler, w.look_back)
+            scaled, _ = _scaled_inputs(frame, bundle.scaler, w.look_back, tail=True)
             used = [s for s, _ in scaled]
             steps = horizon + w.horizon  # whole model calls
             pred = list(window_rollout(
@@ -1225,6 +1052,8 @@ def rollout(data_path: str | Path, run_dir: str | Path, *, horizon: int,
             bundle, horizon, len(frame.targets), notes, scale))
         records += _rows(frame, s, _future(frame, s, horizon), p, bands=bands)
     table = pd.DataFrame.from_records(records)
+    if on_frame is not None:
+        on_frame(frame)
     return table, {"command": "rollout", "run_dir": str(run_dir),
                    "data": str(shown or data_path),
                    "mode": bundle.config.training.mode, "horizon": horizon,

@@ -426,37 +426,12 @@ def predict(
         lstmcli predict sample_data/airline_passengers.csv -m runs/air -o preds.csv
     """
     from lstmcli import api
-    from lstmcli.bundle import read_meta
 
     _require_file(data, "data file")
     out.status("predicting…")
-    if not last and read_meta(model)[0].data.stream:  # written block by block
-        _predict_streamed(out, data, model, out_path)
-        return
     table, summary = api.predict(data, model, last=last)
     _notes(out, summary)
     _emit_table(out, table, summary, out_path)
-
-
-def _predict_streamed(out: Output, data: Path, model: Path, dest: Path | None) -> None:
-    from lstmcli import api
-    from lstmcli.files import write_atomic
-
-    if dest is None or str(dest) == "-":
-        if out.as_json:
-            raise UsageError("predict --json of a streaming run (data.stream) needs --out "
-                             "FILE.csv: its rows are written as they come, not held")
-        summary = api.predict_stream(data, model, sys.stdout)
-    else:
-        with write_atomic(dest) as fh:
-            summary = api.predict_stream(data, model, fh)
-        summary["out"] = str(dest)
-    _notes(out, summary)
-    if out.as_json:
-        out.json(summary)
-    elif dest is not None and str(dest) != "-":
-        what = "steps" if summary["mode"] == "stateful" else "windows"
-        out.info(f"wrote predictions for {summary['windows']} {what} to {dest}")
 
 
 @_command
@@ -501,22 +476,16 @@ def rollout(
         _require_file(future, "--future file")
     wanted = _plot_series(plot, plot_series)
     out.status(f"forecasting {horizon} step(s)…")
-    table, summary = api.rollout(data, model, horizon=horizon, future=future)
+    history = []  # the data the forecast started from, for the plot
+    table, summary = api.rollout(data, model, horizon=horizon, future=future,
+                                 on_frame=history.append if plot is not None else None)
     if plot is not None:
         out.status(f"drawing {plot.name}…")
         from lstmcli.bundle import read_meta
-        from lstmcli.data import read_series
         from lstmcli.plots import rollout_plot, save
 
-        config, meta = read_meta(model)
-        if config.data.stream:  # only the tails are drawn: do not load the file
-            from lstmcli.stream import scan
-
-            sf = scan(data, config.data, fallback_freq=meta.get("freq"))
-            frame = api._tail_frame(sf, max(4 * horizon, 24))
-        else:
-            frame = read_series(data, config.data, fallback_freq=meta.get("freq"))
-        drawn = rollout_plot(frame, table, horizon=horizon, series=wanted,
+        meta = read_meta(model)[1]
+        drawn = rollout_plot(history[0], table, horizon=horizon, series=wanted,
                              calibrated=(meta.get("intervals") or {}).get("horizon"))
         save(drawn, plot)
         summary["plot"] = str(plot)

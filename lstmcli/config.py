@@ -137,8 +137,8 @@ class DataSpec(_Spec):
     # Covariates known ahead (planned promotions, prices): inputs aligned with the step being
     # predicted, given for the horizon with `rollout --future FILE.csv`.
     future: list[str] = []
-    # Larger than memory: `train` reads the CSV in passes of 250k rows (windows cut on the
-    # fly, shuffled in a bounded buffer) and `rollout` keeps only each series' last rows.
+    # Larger than memory: the series store lives in memory-mapped files (beside the run
+    # while it trains, in a temporary directory for predict/rollout), not in memory.
     stream: bool = False
 
 
@@ -347,21 +347,21 @@ class Config(_Spec):
                              "repeats the window's last season, so model.season must be at "
                              f"least 2 and at most window.look_back ({self.window.look_back})")
         if self.training.loss == "mase" and (self.training.mode == "stateful"
-                                             or self.variable_length or self.data.stream):
+                                             or self.variable_length):
             raise ValueError("training.loss: mase weighs each training window by its series' "
-                             "scale: stateless training with a window.look_back, not streamed")
+                             "scale: stateless training with a window.look_back")
         if self.model.linear_skip and (self.model.topology not in ("many_to_one", "direct")
                                        or self.training.mode == "stateful"
                                        or self.variable_length):
             raise ValueError("model.linear_skip: the head reads the whole window: topology "
                              "many_to_one or direct, stateless, with a window.look_back")
         if self.training.refit and (self.training.mode == "stateful" or self.variable_length
-                                    or self.data.stream or self.training.distribute != "none"
+                                    or self.training.distribute != "none"
                                     or self.model.topology == "seq2seq"
                                     or self.training.validation == 0):
             raise ValueError("training.refit: trains again on every row for the epoch count "
                              "early stopping found on the validation tail: needs "
-                             "training.validation, stateless windows in memory, no seq2seq "
+                             "training.validation, stateless windows, no seq2seq "
                              "or training.distribute")
         if self.training.ensemble > 1 and (self.training.mode == "stateful"
                                            or self.model.topology == "seq2seq"
@@ -379,11 +379,6 @@ class Config(_Spec):
             raise ValueError("model.normalize: window divides each whole window by its level: "
                              "topology many_to_one, direct or one_to_many, stateless, with a "
                              "window.look_back")
-        if self.data.stream and (self.data.calendar or self.training.distribute != "none"
-                                 or self.data.scale_per_series or self.data.future):
-            raise ValueError("data.stream: streaming does not support data.calendar, "
-                             "data.future, data.scale_per_series or training.distribute yet; "
-                             "turn one of them off")
         if self.training.distribute != "none" and self.training.mode == "stateful":
             raise ValueError("training.distribute: stateful training runs unsharded: a strategy "
                              "splits every batch's rows across replicas, each with its own copy "

@@ -34,6 +34,7 @@ import pandas as pd
 from lstmcli import timegrid
 from lstmcli.config import DataSpec
 from lstmcli.errors import DataError
+from lstmcli.store import Series, SeriesStore
 
 # Time-column names, matched ignoring case, spaces and hyphens ("Date", "time stamp"), in
 # this order of preference; without one, a text column whose first rows are dates is taken.
@@ -61,16 +62,9 @@ MAX_STEP = 2 ** 62
 
 
 @dataclass(frozen=True)
-class Series:
-    id: str
-    ds: pd.Index  # DatetimeIndex, or integer steps when the file has no timestamps
-    values: np.ndarray  # (rows, len(Frame.columns)) float64
-
-
-@dataclass(frozen=True)
 class Frame:
     path: str
-    series: list[Series]
+    store: SeriesStore  # every series' rows: (rows, len(columns)) float64 and time stamps
     features: list[str]
     targets: list[str]
     time_col: str | None  # None: rows are steps 0, 1, 2, ...
@@ -85,6 +79,12 @@ class Frame:
 
     # Computed once per frame (a frame is never changed in place: `replace` makes a new
     # one): a file may have 10,000 columns. Do not modify the lists they return.
+    @cached_property
+    def series(self) -> list[Series]:
+        """Each series' view of the store: `id`, `ds` (a DatetimeIndex, or integer steps
+        when the file has no time stamps), `values` (rows, columns)."""
+        return self.store.series()
+
     @cached_property
     def columns(self) -> list[str]:
         features = set(self.features)
@@ -736,7 +736,6 @@ def recognise(header: list[str], spec: DataSpec, path) -> Keys:
     is the time column only when its first PEEK_ROWS values are dates or numbers that never
     repeat within a series (`_not_time`); else it is an ordinary column, with a note.
     Two columns that would both fit are an error asking to choose (data.time, data.series).
-    `stream.scan` calls this too: both readers decide from the same first rows.
     """
     path = Path(path)
     series_col = spec.series
@@ -837,7 +836,7 @@ def _several_series_hint(series_col: str | None, keys: Keys) -> str:
 @dataclass
 class Gaps:
     """Missing time stamps found in the series of a file: counts, and the first gap (by
-    line) to point at. `stream.scan` counts the same from its pass."""
+    line) to point at."""
 
     stamps: int = 0
     gaps: int = 0
@@ -896,151 +895,171 @@ class Gaps:
         return f"{self.message()}; filled as rows by data.missing: {policy}"
 
 
-def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | None = None
-                ) -> Frame:
+def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | None = None,
+                store_dir: Path | None = None) -> Frame:
     """Read a CSV into a Frame according to the `data:` section of the config.
 
     `fallback_freq` (the frequency a model was trained on) is used when the file is too
-    short or irregular for the frequency to be inferred.
+    short or irregular for the frequency to be inferred. `store_dir`: keep the series
+    store in files there (data.stream) instead of in memory; the same code reads both.
     """
+    from lstmcli.staging import Staging, remove
+
     path = Path(path)
     header = read_header(path)
     notes: list[str] = []
     keys = recognise(header, spec, path)
     time_col, series_col = keys.time, keys.series
     skip = {c for c in (time_col, series_col) if c}
-    features = targets = columns = None
-    values = times = codes = None
+    features = targets = columns = staging = None
     id_codes: dict[str, int] = {}
-    n_max, pos = _count_lines(path), 0
-    # Chunk by chunk into pre-sized arrays: millions of timestamp strings never exist at once
-    # and no concatenated copy is made (for a 2M-row file, most of a plain read_csv's memory).
+    n_max, pos = (_count_lines(path) if store_dir is None else None), 0
+    # Chunk by chunk into the staging rows (pre-sized arrays, or files): millions of
+    # timestamp strings never exist at once and no concatenated copy is made.
     # series ids stay text as written: "007" and "7" are two series
     as_text = {header.index(series_col): str} if series_col is not None else None
-    for chunk in _chunks(path, converters=as_text):
-        chunk.columns = header
-        if chunk.empty:
-            continue
-        if columns is None:
-            features, targets, columns = _choose_columns(chunk, spec, skip, path, notes)
-            values = np.empty((n_max, len(columns)), dtype="float64")
-        k = len(chunk)
-        values[pos:pos + k] = _numeric_columns(chunk, columns, path)
-        if time_col is not None:
-            t = _parse_time(chunk[time_col], time_col, path).to_numpy()  # int64 or ns
-            if times is None:
-                times = np.empty(n_max, dtype=t.dtype)
-            elif t.dtype != times.dtype:
-                raise DataError(f"{path}: line {_line(pos)}: column {_col(time_col)} mixes step "
-                                "numbers and dates")
-            times[pos:pos + k] = t
-        if series_col is not None:
-            ids = chunk[series_col]
-            missing = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
-            if missing.any():
-                raise DataError(f"{path}: line {_line(pos + int(missing.argmax()))}: empty series"
-                                f" id in column {_col(series_col)}")
-            names = chunk[series_col].astype(str)
-            for name in pd.unique(names):
-                id_codes.setdefault(name, len(id_codes))
-            if codes is None:
-                codes = np.empty(n_max, dtype="int64")
-            codes[pos:pos + k] = names.map(id_codes).to_numpy()
-        pos += k
-    if pos == 0:
-        raise DataError(f"{path}: the file has a header but no data rows")
-    values = values[:pos]
-    times = times[:pos] if times is not None else None
-    if codes is None:
-        groups = [(DEFAULT_SERIES_ID, None)]  # one series: every row, no copy
-    else:
-        order = np.argsort(codes[:pos], kind="stable")  # rows of each series, in file order
-        bounds = np.cumsum(np.bincount(codes[:pos], minlength=len(id_codes)))
-        groups = [(name, order[(bounds[c - 1] if c else 0):bounds[c]])
-                  for name, c in id_codes.items()]
+    try:
+        for chunk in _chunks(path, converters=as_text):
+            chunk.columns = header
+            if chunk.empty:
+                continue
+            if columns is None:
+                features, targets, columns = _choose_columns(chunk, spec, skip, path, notes)
+                staging = Staging(len(columns), n_max=n_max, directory=None if store_dir
+                                  is None else store_dir / "staging")
+            values = _numeric_columns(chunk, columns, path)
+            t = codes = None
+            if time_col is not None:
+                t = _parse_time(chunk[time_col], time_col, path).to_numpy()  # int64 or ns
+                if staging.times_kind is not None and t.dtype.kind != staging.times_kind:
+                    raise DataError(f"{path}: line {_line(pos)}: column {_col(time_col)} mixes "
+                                    "step numbers and dates")
+            if series_col is not None:
+                ids = chunk[series_col]
+                missing = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
+                if missing.any():
+                    raise DataError(f"{path}: line {_line(pos + int(missing.argmax()))}: empty "
+                                    f"series id in column {_col(series_col)}")
+                local, names = pd.factorize(ids.astype(str))  # in order of appearance
+                codes = np.array([id_codes.setdefault(str(name), len(id_codes))
+                                  for name in names], dtype="int64")[local]
+            staging.add(values, t, codes)
+            pos += len(chunk)
+        if pos == 0:
+            raise DataError(f"{path}: the file has a header but no data rows")
+        staging.finish()
+        frame = _frame(path, spec, staging, keys, id_codes, columns, notes, fallback_freq,
+                       features=features, targets=targets, store_dir=store_dir)
+    finally:
+        if staging is not None:
+            staging.close()
+        if store_dir is not None:
+            remove(store_dir / "staging")
+    if spec.future:
+        frame = with_future(frame, spec.future)
+    return with_calendar(frame, spec.calendar) if spec.calendar else frame
 
-    kind = "i" if times is None or times.dtype.kind != "M" else "M"
-    given = given_freq(spec.freq, kind, path) if time_col is not None else spec.freq
-    read: list[list] = []  # [id, label, ds, values, file rows, grid places of a series
-    # with gaps, the frequency of that grid]
+
+def _sorted_rows(staging, c: int, kind: str) -> tuple[pd.Index, np.ndarray, np.ndarray, bool]:
+    """Series code c's (time index, values, file rows), in time order; and whether the
+    file had them out of order."""
+    vals, t, rows = staging.rows_of(c)
+    if t is None:
+        return pd.Index(np.arange(len(vals), dtype="int64")), vals, rows, False
+    ds = pd.DatetimeIndex(t.view("datetime64[ns]")) if kind == "M" else pd.Index(t)
+    if ds.is_monotonic_increasing:
+        return ds, vals, rows, False
+    order = np.argsort(t, kind="stable")
+    return ds[order], vals[order], rows[order], True
+
+
+def _grid(ds: pd.Index, freq, kind: str) -> np.ndarray:
+    """Each stamp's place on the grid of `freq` from the first (0); negative: off the grid."""
+    at = _ints(ds)
+    return np.concatenate([[0], timegrid.places(int(at[0]), at[1:], freq, kind)])
+
+
+def _frame(path: Path, spec: DataSpec, staging, keys: Keys, id_codes: dict, columns: list,
+           notes: list[str], fallback_freq, *, features, targets, store_dir) -> Frame:
+    """The staged rows, series by series: time order, frequency, gaps and missing values
+    checked (a first pass keeping a few numbers per series), then handled while each
+    series is written to the store (a second)."""
+    from lstmcli.store import StoreWriter
+
+    time_col, series_col = keys.time, keys.series
+    groups = list(id_codes.items()) if series_col is not None else [(DEFAULT_SERIES_ID, 0)]
+    kind = "M" if staging.times_kind == "M" else "i"
+    has_times = time_col is not None
+    given = given_freq(spec.freq, kind, path) if has_times else spec.freq
+    read: list[list] = []  # [id, code, label, whether it has gaps, the grid's frequency]
     freqs: dict[str, str | int | None] = {}
     gaps = Gaps()
-    for sid, rows in groups:
+    for sid, c in groups:
         label = f"series {_col(sid)}" if series_col else "the series"
-        vals = values if rows is None else values[rows]
-        grid = None
-        if times is None:
-            ds = pd.Index(np.arange(len(vals), dtype="int64"))
-        else:
-            ds = pd.Index(times if rows is None else times[rows])
-            if not ds.is_monotonic_increasing:
-                order = np.argsort(ds.to_numpy(), kind="stable")
-                rows = order if rows is None else rows[order]
-                ds, vals = ds[order], vals[order]
-                notes.append(f"{label}: rows were not in time order; sorted by "
-                             f"{_col(time_col)}")
+        ds, vals, rows, unsorted = _sorted_rows(staging, c, kind)
+        if unsorted:
+            notes.append(f"{label}: rows were not in time order; sorted by {_col(time_col)}")
+        gap = False
+        if has_times:
             same = np.flatnonzero(ds[1:] == ds[:-1])  # sorted: duplicates are neighbours
             if len(same):
                 k = int(same[0]) + 1
-                line = _line(k if rows is None else rows[k])
-                raise DataError(f"{path}: line {line}: duplicate timestamp {ds[k]} in {label}"
-                                + _several_series_hint(series_col, keys))
+                raise DataError(f"{path}: line {_line(rows[k])}: duplicate timestamp {ds[k]} in "
+                                f"{label}" + _several_series_hint(series_col, keys))
             # the frequency of this series (data.freq, else inferred) and its stamps'
             # places on that grid: a step of several places is a gap of missing stamps
             freq = given if given is not None else _infer_freq(ds)
             if freq is not None and len(ds) > 1:
-                at = _ints(ds)
-                grid = np.concatenate([[0], timegrid.places(int(at[0]), at[1:], freq, kind)])
+                grid = _grid(ds, freq, kind)
                 if (grid < 0).any():
                     k = int(np.argmax(grid < 0))
                     if given is not None:
-                        k *= timegrid.on_offset(int(at[0]), freq, kind)  # else the first
-                        raise off_grid(path, _line(k if rows is None else rows[k]), ds[k],
-                                       ds[k - 1] if k else None, freq, label)
-                    freq, grid = None, None  # irregular past the first stamps
-            freqs[sid] = freq
-            if grid is not None and not gaps.add(
-                    grid, ds, freq=freq, label=label, path=path,
-                    line=lambda k, r=rows: _line(k if r is None else r[k])):
-                grid = None  # no gap
+                        k *= timegrid.on_offset(int(_ints(ds)[0]), freq, kind)  # else the first
+                        raise off_grid(path, _line(rows[k]), ds[k], ds[k - 1] if k else None,
+                                       freq, label)
+                    freq = None  # irregular past the first stamps
+                else:
+                    gap = bool(gaps.add(grid, ds, freq=freq, label=label, path=path,
+                                        line=lambda k, r=rows: _line(r[k])))
+        else:
+            freq = _infer_freq(ds)
+        freqs[sid] = freq
         nan_rows = np.isnan(vals).any(axis=1)
         if nan_rows.any() and spec.missing == "error":
             first = int(np.flatnonzero(nan_rows)[0])
             col = _col(columns[int(np.flatnonzero(np.isnan(vals[first]))[0])])
             count = int(np.isnan(vals).sum())
-            line = _line(first if rows is None else rows[first])
-            raise DataError(f"{path}: line {line}: missing value in column "
+            raise DataError(f"{path}: line {_line(rows[first])}: missing value in column "
                             f"{col} ({count} missing in {label}); set {setting('data.missing')}"
                             " to interpolate, ffill or drop")
-        if times is None:
-            freqs[sid] = _infer_freq(ds)
-        read.append([sid, label, ds, vals, rows, grid, freqs[sid]])
+        read.append([sid, c, label, gap, freq,
+                     (ds, rows) if has_times and freq is None and 1 < len(ds) <= timegrid.HEAD
+                     else None])
     agreed = {f for f in freqs.values() if f is not None}
-    if times is not None and given is None and len(agreed) == 1:
+    if has_times and given is None and len(agreed) == 1:
         # a series too short to show its own frequency is placed on the one the others
-        # agree on (the stream keeps its first timegrid.HEAD stamps for this)
-        common = agreed.pop()
+        # agree on (its first timegrid.HEAD stamps are all there is)
+        common = next(iter(agreed))
         for entry in read:
-            sid, label, ds, _, rows, _, own = entry
-            if own is not None or not 1 < len(ds) <= timegrid.HEAD:
+            if entry[5] is None:
                 continue
-            at = _ints(ds)
-            grid = np.concatenate([[0], timegrid.places(int(at[0]), at[1:], common, kind)])
-            if (grid >= 0).all() and gaps.add(
-                    grid, ds, freq=common, label=label, path=path,
-                    line=lambda k, r=rows: _line(k if r is None else r[k])):
-                entry[5:] = [grid, common]
-    if gaps.stamps:
-        if spec.missing == "error":
-            raise DataError(gaps.message(path) + f"; set {setting('data.missing')} to "
-                            "interpolate or ffill (to fill them as rows) or drop (to leave "
-                            f"them out), or {setting('data.freq')} if "
-                            f"{_val(gaps.freq)} is not the frequency")
+            ds, rows = entry[5]
+            grid = _grid(ds, common, kind)
+            if (grid >= 0).all() and gaps.add(grid, ds, freq=common, label=entry[2], path=path,
+                                              line=lambda k, r=rows: _line(r[k])):
+                entry[3:5] = [True, common]
+    if gaps.stamps and spec.missing == "error":
+        raise DataError(gaps.message(path) + f"; set {setting('data.missing')} to "
+                        "interpolate or ffill (to fill them as rows) or drop (to leave "
+                        f"them out), or {setting('data.freq')} if "
+                        f"{_val(gaps.freq)} is not the frequency")
 
-    series: list[Series] = []
-    for sid, label, ds, vals, _, grid, grid_freq in read:
+    writer = StoreWriter(len(columns), store_dir)
+    for sid, c, label, gap, grid_freq, _ in read:
+        ds, vals, _, _ = _sorted_rows(staging, c, kind)
         count = int(np.isnan(vals).sum())  # missing cells in the file
-        if grid is not None:  # the missing stamps become rows of missing values
+        if gap:  # the missing stamps become rows of missing values
+            grid = _grid(ds, grid_freq, kind)
             full = np.full((int(grid[-1]) + 1, vals.shape[1]), np.nan)
             full[grid] = vals
             at = timegrid.stamps(int(_ints(ds)[0]), len(full), grid_freq, kind)
@@ -1057,33 +1076,34 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
                     raise DataError(f"{path}: {label}: column {_col(bad)} has no values at all")
             if count:
                 notes.append(f"{label}: {count} missing value(s) handled by '{spec.missing}'")
-        series.append(Series(id=str(sid), ds=ds, values=np.ascontiguousarray(vals)))
+        writer.add(str(sid), ds, vals)
     if gaps.stamps:
         notes.append(gaps.note(spec.missing))
-    notes[:0] = keys.notes(len(series))
+    notes[:0] = keys.notes(len(read))
 
     freq = choose_freq(given, list(freqs.values()), time_col=time_col,
                        fallback=fallback_freq, path=path, notes=notes)
-    frame = Frame(path=str(path), series=series, features=features, targets=targets,
-                  time_col=time_col, series_col=series_col, freq=freq, notes=notes)
-    if spec.future:
-        frame = with_future(frame, spec.future)
-    return with_calendar(frame, spec.calendar) if spec.calendar else frame
+    return Frame(path=str(path), store=writer.finish(), features=features, targets=targets,
+                 time_col=time_col, series_col=series_col, freq=freq, notes=notes)
 
 
 def with_future(frame: Frame, columns: list[str]) -> Frame:
     """Covariates known ahead, aligned with the step being predicted (see Frame.ahead)."""
+    from lstmcli.store import mapped
+
     wrong = [c for c in columns if c not in frame.features or c in frame.targets]
     if wrong:
         raise DataError(f"{frame.path}: data.future {_cols(wrong)} must be input columns "
                         "(data.features) that are not targets")
     k = [frame.column_index[c] for c in columns]
-    series = []
-    for s in frame.series:
-        values = s.values.copy()
-        values[:-1, k] = s.values[1:, k]
-        series.append(Series(id=s.id, ds=s.ds, values=values))
-    return replace(frame, series=series, ahead=list(columns))
+
+    def ahead(s) -> np.ndarray:
+        values = np.array(s.values)
+        values[:-1, k] = values[1:, k]
+        return values
+
+    return replace(frame, store=mapped(frame.store, ahead, len(frame.columns)),
+                   ahead=list(columns))
 
 
 def choose_freq(given: str | int | None, found: list, *, time_col: str | None, fallback,
@@ -1109,8 +1129,9 @@ def choose_freq(given: str | int | None, found: list, *, time_col: str | None, f
 def with_calendar(frame: Frame, names: list[str]) -> Frame:
     """The frame with calendar feature columns (see calendar.py) after the other features."""
     from lstmcli import calendar
+    from lstmcli.store import mapped
 
-    if not all(isinstance(s.ds, pd.DatetimeIndex) for s in frame.series):
+    if frame.store.kind != "M" or frame.time_col is None:
         raise DataError(f"{frame.path}: data.calendar needs timestamps, but the time column "
                         f"{frame.time_col!r} holds step numbers (or there is none)")
     added = calendar.column_names(names)
@@ -1119,10 +1140,13 @@ def with_calendar(frame: Frame, names: list[str]) -> Frame:
         raise DataError(f"{frame.path}: column(s) {_cols(clash)} exist already; data.calendar "
                         "would add them; rename them in the file")
     k = len(frame.features)
-    series = [Series(id=s.id, ds=s.ds, values=np.concatenate(
-        [s.values[:, :k], calendar.features(s.ds, names), s.values[:, k:]], axis=1))
-        for s in frame.series]
-    return replace(frame, series=series, features=frame.features + added, derived=added)
+
+    def with_columns(s) -> np.ndarray:
+        v = s.values
+        return np.concatenate([v[:, :k], calendar.features(s.ds, names), v[:, k:]], axis=1)
+
+    store = mapped(frame.store, with_columns, len(frame.columns) + len(added))
+    return replace(frame, store=store, features=frame.features + added, derived=added)
 
 
 def future_index(last: object, freq: str | int, steps: int) -> pd.Index:

@@ -54,7 +54,7 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
     """The config for this data, and the note saying what was picked; command: `train`
     (which saves it in the run directory) or `backtest` (which trains it at each origin)."""
     season = metrics.season_length(frame.freq)
-    lengths = sorted(len(s.values) for s in frame.series)
+    lengths = sorted(len(s) for s in frame.series)
     median = lengths[len(lengths) // 2]
     asked = horizon or default_horizon(season)
     h = asked

@@ -54,12 +54,14 @@ def season_of(config: Config, frame: Frame) -> int:
 
 
 def cut_frame(frame: Frame, cuts: dict[str, int]) -> Frame:
-    """A copy of `frame` with each series cut to its first `cuts[id]` rows (views)."""
+    """A copy of `frame` with each series cut to its first `cuts[id]` rows (in memory)."""
     from dataclasses import replace
 
-    series = [replace(s, values=s.values[:cuts[s.id]], ds=s.ds[:cuts[s.id]])
-              for s in frame.series if s.id in cuts]
-    return replace(frame, series=series, notes=[])
+    from lstmcli.store import store_of
+
+    store = store_of([(s.id, s.ds[:cuts[s.id]], s.values[:cuts[s.id]])
+                      for s in frame.series if s.id in cuts], len(frame.columns))
+    return replace(frame, store=store, notes=[])
 
 
 def write_frame(frame: Frame, path: Path) -> Path:
@@ -192,7 +194,7 @@ def backtest(data_path: str | Path, config: Config | None, *, horizon: int, orig
         frame, notes = read_series(data_path, config.data), []
     config = resolved(config, frame)
     season = season_of(config, frame)
-    longest = max(len(s.values) for s in frame.series)
+    longest = max(len(s) for s in frame.series)
     back = horizon + (origins - 1) * step
     if back >= longest:
         raise DataError(f"{data_path}: {origins} origin(s) of horizon {horizon} every {step} "
@@ -203,8 +205,8 @@ def backtest(data_path: str | Path, config: Config | None, *, horizon: int, orig
         for k in range(origins):
             t1 = time.perf_counter()
             back_k = horizon + (origins - 1 - k) * step
-            cuts = {s.id: len(s.values) - back_k for s in frame.series
-                    if len(s.values) - back_k > 0}
+            cuts = {s.id: len(s) - back_k for s in frame.series
+                    if len(s) - back_k > 0}
             part = cut_frame(frame, cuts)
             csv_path = write_frame(part, Path(tmp) / f"origin{k}.csv")
             run = Path(tmp) / f"run{k}"
@@ -245,8 +247,8 @@ def evaluate(data_path: str | Path, run_dir: str | Path, *, horizon: int
     check_columns(data_path, bundle.config, run_dir)
     frame = read_series(data_path, bundle.config.data, fallback_freq=bundle.meta.get("freq"))
     season = season_of(bundle.config, frame)
-    cuts = {s.id: len(s.values) - horizon for s in frame.series
-            if len(s.values) - horizon > 0}
+    cuts = {s.id: len(s) - horizon for s in frame.series
+            if len(s) - horizon > 0}
     if not cuts:
         raise DataError(f"{data_path}: every series is {horizon} rows or shorter; nothing is "
                         "left to forecast from")

@@ -11,6 +11,7 @@ The validation tail is the end of each series; nothing of it reaches the scaler.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from lstmcli.errors import DataError
 from lstmcli.metrics import season_length
 from lstmcli.scaling import Scaler
 from lstmcli.train import TrainData
-from lstmcli.windows import chunk_layout, split_segments, window_starts
+from lstmcli.windows import Rows, chunk_layout, segment_bounds, window_starts
 
 
 def resolved(config: Config, frame: Frame) -> Config:
@@ -97,14 +98,14 @@ def usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, li
     """(series, training rows) for each series long enough to train on; notes for the rest."""
     w, used, notes = config.window, [], []
     for s in frame.series:
-        n_train = training_rows(len(s.values), config)
+        n_train = training_rows(len(s), config)
         if n_train < min_rows:
-            notes.append(f"series '{s.id}' skipped: {len(s.values)} rows, of which {n_train} "
+            notes.append(f"series '{s.id}' skipped: {len(s)} rows, of which {n_train} "
                          f"for training; at least {min_rows} needed")
             continue
         used.append((s, n_train))
     if not used:
-        longest = max(len(s.values) for s in frame.series)
+        longest = max(len(s) for s in frame.series)
         raise DataError(f"{frame.path}: no series is long enough to train on: the longest has "
                         f"{longest} rows; {min_rows} training rows (look_back {w.look_back}, "
                         f"horizon {w.horizon}) plus a validation tail of "
@@ -114,14 +115,17 @@ def usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, li
 
 
 def fit_scaler(frame: Frame, config: Config, used: list) -> Scaler:
-    """Fitted on the training rows only: the validation tail never leaks into the scaling."""
-    if config.data.scale_per_series:
-        rows = {s.id: s.values[:n] for s, n in used}
-        for s in frame.series:  # too short to train on, but forecast: scaled on its own rows
-            rows.setdefault(s.id, s.values)
-        return Scaler.fit_per_series(config.data.scaling, frame.columns, rows)
-    return Scaler.fit(config.data.scaling, frame.columns,
-                      np.concatenate([s.values[:n] for s, n in used]))
+    """Fitted on the training rows only: the validation tail never leaks into the scaling.
+    Series are read one at a time (a store on disk is never held whole)."""
+    kind, columns = config.data.scaling, frame.columns
+    if not config.data.scale_per_series:
+        return Scaler.fit_parts(kind, columns, lambda: (s.values[:n] for s, n in used))
+    n_train = {s.id: n for s, n in used}
+    # too short to train on, but forecast: scaled on its own rows (and in the pooled one)
+    parts = [(s, n_train.get(s.id, len(s))) for s in frame.series]
+    pooled = Scaler.fit_parts(kind, columns, lambda: (s.values[:n] for s, n in parts))
+    own = {s.id: Scaler.fit(kind, columns, s.values[:n]) for s, n in parts}
+    return replace(pooled, series={sid: (o.shift, o.scale) for sid, o in own.items()})
 
 
 def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None,
@@ -139,10 +143,12 @@ def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None
     per_step = config.model.topology == "many_to_many"
     used, notes = usable_series(frame, config, w.look_back + w.horizon)
     scaler = scaler or fit_scaler(frame, config, used)  # (given: refit keeps the first one)
-    flat, offsets = stack_series([scaler.of(s.id).transform(s.values) for s, _ in used])
+    flat, offsets = stack_series([len(s) for s, _ in used], len(frame.columns),
+                                 (scaler.of(s.id).transform(s.values) for s, _ in used),
+                                 frame.store.directory)
     train_starts, val_starts = [], []
     for (s, n_train), offset in zip(used, offsets, strict=True):
-        starts = window_starts(len(s.values), look_back=w.look_back, horizon=w.horizon,
+        starts = window_starts(len(s), look_back=w.look_back, horizon=w.horizon,
                                stride=w.stride)
         train_starts.append(offset + starts[starts + w.look_back + w.horizon <= n_train])
         val_starts.append(offset + starts[starts + w.look_back >= n_train])
@@ -190,25 +196,28 @@ def series_weights(flat: np.ndarray, offsets: np.ndarray, n_train: list[int],
 def stateful_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, list[str]]:
     """Stateful: series (or segments of one long series) are the rows of a fixed-size batch,
     cut into consecutive chunks; never shuffled; state reset at each row group's start."""
+    from lstmcli.pipeline import chunk_dataset
     from lstmcli.stateful import training_callbacks
 
     B, C = config.training.batch_size, config.chunk_length
     used, notes = usable_series(frame, config, C + 1)
     scaler = fit_scaler(frame, config, used)
-    scaled = [scaler.of(s.id).transform(s.values) for s, _ in used]
-    train_rows = [v[:n] for v, (_, n) in zip(scaled, used, strict=True)]
-    if len(train_rows) == 1 and B > 1:
-        segments, trimmed = split_segments(train_rows[0], B)
-        if len(segments[0]) < C + 1:
-            raise DataError(f"{frame.path}: {len(train_rows[0])} training rows split into "
-                            f"training.batch_size {B} segments leaves {len(segments[0])} rows "
+    scaled = _scaled_rows(frame, scaler, used)
+    train_spans = [(a, a + n) for (a, _), (_, n) in zip(scaled.spans, used, strict=True)]
+    if len(train_spans) == 1 and B > 1:
+        (start, stop), = train_spans
+        bounds, trimmed = segment_bounds(stop - start, B)
+        per = bounds[0][1] - bounds[0][0]
+        if per < C + 1:
+            raise DataError(f"{frame.path}: {stop - start} training rows split into "
+                            f"training.batch_size {B} segments leaves {per} rows "
                             f"per segment, less than chunk_length {C} + 1; lower "
                             "training.batch_size or training.chunk_length")
-        train_rows = segments
-        notes.append(f"one series split into {B} contiguous segments of {len(segments[0])} "
+        train_spans = [(start + a, start + b) for a, b in bounds]
+        notes.append(f"one series split into {B} contiguous segments of {per} "
                      f"rows, one per batch row" + (f"; the oldest {trimmed} row(s) trimmed"
                                                    if trimmed else ""))
-    layout = chunk_layout(train_rows, batch_size=B, chunk_length=C,
+    layout = chunk_layout(Rows(scaled.flat, train_spans), batch_size=B, chunk_length=C,
                           feature_idx=frame.feature_idx, target_idx=frame.target_idx)
     padding_rows = layout.groups * B - layout.rows
     if padding_rows:
@@ -220,23 +229,33 @@ def stateful_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, li
         notes.append(f"one batch row: each epoch runs {layout.chunks} chunks one after another; "
                      "training.batch_size: 16 would split the series into 16 segments and "
                      "take about 16x fewer steps per epoch")
-    x, y, weight = layout.X, layout.Y, layout.weight
-    if config.model.topology == "many_to_one":  # the target after each chunk only
-        y, weight = y[:, -1:, :], weight[:, -1:]
-    val_rows = None
-    if config.training.validation > 0:
-        val_rows = scaled
+    last_only = config.model.topology == "many_to_one"  # the target after each chunk only
+    val_rows = scaled if config.training.validation > 0 else None
     callbacks = training_callbacks(chunks=layout.chunks, config=config, val_rows=val_rows,
                                    train_steps=[n for _, n in used],
                                    feature_idx=frame.feature_idx, target_idx=frame.target_idx)
-    data = TrainData(x=x, y=y, sample_weight=weight, batch_size=B, shuffle=False,
-                     callbacks=callbacks, validates_itself=val_rows is not None,
-                     n_train=len(x), x_shape=list(x.shape), y_shape=list(y.shape),
+    n = layout.batches * B
+    data = TrainData(x=chunk_dataset(layout, last_only=last_only), y=None, batch_size=B,
+                     shuffle=False, callbacks=callbacks, validates_itself=val_rows is not None,
+                     n_train=n, x_shape=[n, C, len(frame.features)],
+                     y_shape=[n, 1 if last_only else C, len(frame.targets)],
                      steps_per_execution=1)  # batch-level resets need every batch boundary
     notes.append(f"stateful layout: {layout.rows} row(s) x {layout.chunks} chunks of {C} "
                  f"steps, {layout.groups} row group(s) of {B}; state reset every "
                  f"{layout.chunks} batches")
     return scaler, data, notes
+
+
+def _scaled_rows(frame: Frame, scaler: Scaler, used: list) -> Rows:
+    """The used series scaled, stacked into one float32 array (a file beside a store on
+    disk), each series a span of it."""
+    from lstmcli.pipeline import stack_series
+
+    lengths = [len(s) for s, _ in used]
+    flat, offsets = stack_series(lengths, len(frame.columns),
+                                 (scaler.of(s.id).transform(s.values) for s, _ in used),
+                                 frame.store.directory)
+    return Rows(flat, [(int(o), int(o) + n) for o, n in zip(offsets, lengths, strict=True)])
 
 
 def first_inputs(frame: Frame) -> list[int | None]:
@@ -254,8 +273,9 @@ def sequence_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, li
     t = config.training
     used, notes = usable_series(frame, config, 2)
     scaler = fit_scaler(frame, config, used)
-    scaled = [scaler.of(s.id).transform(s.values) for s, _ in used]
-    rows = [v[:n] for v, (_, n) in zip(scaled, used, strict=True)]
+    scaled = _scaled_rows(frame, scaler, used)
+    # the batches are built in memory: each sequence is one whole sample
+    rows = [np.asarray(scaled[i][:n]) for i, (_, n) in enumerate(used)]
     batches = sequence_batches(rows, batch_size=t.batch_size, padding=config.window.padding,
                                feature_idx=frame.feature_idx, target_idx=frame.target_idx)
     lengths = sorted({len(r) for r in rows})

@@ -9,18 +9,55 @@ built for the whole data set.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 from lstmcli.backend import import_keras
 
 
-def stack_series(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """One float32 array of all series' rows and each series' first row in it."""
-    offsets = np.cumsum([0] + [len(r) for r in rows[:-1]]).astype("int64")
-    flat = np.empty((sum(len(r) for r in rows), rows[0].shape[1]), dtype="float32")
-    for off, r in zip(offsets, rows, strict=True):
-        flat[off:off + len(r)] = r
-    return flat, offsets
+def stack_series(lengths: list[int], n_cols: int, rows, directory: Path | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """One float32 array of all series' rows (`rows` yields them, of `lengths`) and each
+    series' first row in it. With `directory` (a store on disk) the array is a file there,
+    returned as a read-only np.memmap that `window_dataset` maps afresh for each batch."""
+    offsets = np.cumsum([0] + list(lengths[:-1])).astype("int64")
+    shape = (int(sum(lengths)), n_cols)
+    if directory is None:
+        flat = np.empty(shape, dtype="float32")
+        for off, r in zip(offsets, rows, strict=True):
+            flat[off:off + len(r)] = r
+        return flat, offsets
+    fd, name = tempfile.mkstemp(prefix="windows-", suffix=".f32", dir=directory)
+    with os.fdopen(fd, "wb") as fh:
+        for r in rows:
+            fh.write(np.ascontiguousarray(r, dtype="float32").tobytes())
+    if not shape[0]:
+        return np.empty(shape, dtype="float32"), offsets
+    return np.memmap(name, dtype="float32", mode="r", shape=shape), offsets
+
+
+def _gatherer(flat: np.ndarray):
+    """idx (batch, steps) -> flat[idx] as a graph op. In memory: tf.gather on a constant.
+    On disk: numpy on a mapping made for this batch and dropped after it, so the pages an
+    epoch reads do not stay in the process's memory."""
+    import tensorflow as tf  # noqa: TID253
+
+    if not isinstance(flat, np.memmap):
+        data = tf.constant(flat)
+        return lambda idx: tf.gather(data, idx)
+    name, shape, n_cols = flat.filename, flat.shape, flat.shape[1]
+
+    def rows(idx: np.ndarray) -> np.ndarray:
+        return np.asarray(np.memmap(name, dtype="float32", mode="r", shape=shape)[idx])
+
+    def gather(idx):
+        out = tf.numpy_function(rows, [idx], tf.float32, stateful=False)
+        return tf.ensure_shape(out, [None, None, n_cols])
+
+    return gather
 
 
 def window_dataset(flat: np.ndarray, starts: np.ndarray, *, look_back: int, horizon: int,
@@ -39,7 +76,7 @@ def window_dataset(flat: np.ndarray, starts: np.ndarray, *, look_back: int, hori
     import_keras()
     import tensorflow as tf  # noqa: TID253
 
-    data = tf.constant(flat)
+    gather = _gatherer(flat)
     x_off = tf.range(look_back, dtype=tf.int64)
     y_off = (tf.range(1, look_back + 1, dtype=tf.int64) if per_step
              else tf.range(look_back, look_back + horizon, dtype=tf.int64))
@@ -48,14 +85,14 @@ def window_dataset(flat: np.ndarray, starts: np.ndarray, *, look_back: int, hori
     t_idx = None if list(target_idx) == all_cols else tf.constant(target_idx)
 
     def cut(s):
-        x = tf.gather(data, s[:, None] + x_off)
-        y = tf.gather(data, s[:, None] + y_off)
+        x = gather(s[:, None] + x_off)
+        y = gather(s[:, None] + y_off)
         if f_idx is not None:
             x = tf.gather(x, f_idx, axis=2)
         if t_idx is not None:
             y = tf.gather(y, t_idx, axis=2)
         if teacher:
-            prev = tf.gather(data, s[:, None] + y_off - 1)
+            prev = gather(s[:, None] + y_off - 1)
             prev = prev if t_idx is None else tf.gather(prev, t_idx, axis=2)
             return (x, prev), y
         return x, y
@@ -73,6 +110,28 @@ def window_dataset(flat: np.ndarray, starts: np.ndarray, *, look_back: int, hori
                batches.map(lambda s, w: (*cut(s), w[:, None]), num_parallel_calls=tf.data.AUTOTUNE,
                            deterministic=True))
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def chunk_dataset(layout, *, last_only: bool):
+    """A tf.data pipeline of a stateful `windows.ChunkLayout`'s batches (x, y, weight), in
+    order, each cut as the pipeline reaches it (shapes fixed: a stateful model's batch
+    size is part of it); last_only: only each chunk's last target (many_to_one)."""
+    import_keras()
+    import tensorflow as tf  # noqa: TID253
+
+    B, C = layout.batch_size, layout.chunk_length
+    steps = 1 if last_only else C
+
+    def batches():
+        for b in range(layout.batches):
+            x, y, w = layout.batch(b)
+            yield (x, y[:, -1:], w[:, -1:]) if last_only else (x, y, w)
+
+    spec = (tf.TensorSpec((B, C, len(layout.feature_idx)), tf.float32),
+            tf.TensorSpec((B, steps, len(layout.target_idx)), tf.float32),
+            tf.TensorSpec((B, steps), tf.float32))
+    ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
+    return ds.apply(tf.data.experimental.assert_cardinality(layout.batches)).prefetch(2)
 
 
 def sequence_batches(rows: list[np.ndarray], *, batch_size: int, padding: bool,

@@ -47,12 +47,40 @@ class Scaler:
         return cls(kind, list(columns), shift.astype("float64"), scale.astype("float64"))
 
     @classmethod
+    def fit_parts(cls, kind: str, columns: list[str], parts) -> Scaler:
+        """`fit` on the rows of several arrays without stacking them (a store on disk is
+        read one series at a time): `parts()` gives the arrays (rows, columns) afresh on
+        each call. minmax is exactly `fit`'s; standard and mean agree to float rounding."""
+        n = len(columns)
+        count = sum(len(p) for p in parts())
+        if kind == "none" or count == 0:
+            return cls(kind, list(columns), np.zeros(n), np.ones(n))
+        if kind == "minmax":
+            lo = np.min([p.min(axis=0) for p in parts() if len(p)], axis=0)
+            hi = np.max([p.max(axis=0) for p in parts() if len(p)], axis=0)
+            return cls._made(kind, columns, lo, hi - lo)
+        if kind == "standard":  # two passes: the mean, then the squared deviations from it
+            mean = sum(p.sum(axis=0) for p in parts()) / count
+            var = sum(((p - mean) ** 2).sum(axis=0) for p in parts()) / count
+            return cls._made(kind, columns, mean, np.sqrt(var))
+        if kind == "mean":
+            return cls._made(kind, columns, np.zeros(n),
+                             sum(np.abs(p).sum(axis=0) for p in parts()) / count)
+        raise ValueError(f"unknown scaler {kind!r}")
+
+    @classmethod
     def fit_per_series(cls, kind: str, columns: list[str],
                        rows: dict[str, np.ndarray]) -> Scaler:
         """One scaler per series (its own training rows), plus the pooled one."""
-        pooled = cls.fit(kind, columns, np.concatenate(list(rows.values())))
+        pooled = cls.fit_parts(kind, columns, rows.values)
         own = {sid: cls.fit(kind, columns, r) for sid, r in rows.items()}
         return replace(pooled, series={sid: (o.shift, o.scale) for sid, o in own.items()})
+
+    @classmethod
+    def _made(cls, kind: str, columns: list[str], shift, scale) -> Scaler:
+        shift, scale = np.asarray(shift, dtype="float64"), np.asarray(scale, dtype="float64")
+        tiny = scale <= 1e-12 * np.maximum(np.abs(shift), 1.0)  # a constant column (as fit)
+        return cls(kind, list(columns), shift, np.where(tiny, 1.0, scale))
 
     def of(self, series_id: str) -> Scaler:
         """The scaler of one series (itself when scaling is global)."""

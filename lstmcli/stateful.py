@@ -15,7 +15,7 @@ from lstmcli.backend import import_keras
 from lstmcli.config import Config
 from lstmcli.errors import ModelError
 from lstmcli.topology import build_model, reset_states
-from lstmcli.windows import left_pad
+from lstmcli.windows import padded_block
 
 STEP_BLOCK = 1024  # time steps per call when running a long history through a model
 
@@ -37,32 +37,76 @@ def inference_twin(config: Config, *, n_rows: int, n_features: int, n_targets: i
     return twin
 
 
-def run_history(twin, rows: list[np.ndarray]) -> np.ndarray:
-    """Reset, then run each row (steps, features) through `twin`, all rows side by side.
+class ScaledSeries:
+    """Each series' scaled rows, cut when asked for (`piece`): what the whole-history runs
+    read, a block of steps at a time, so no series is scaled whole in memory."""
 
-    Rows are right-aligned and padded in front (masked, so the state stays zero until a
-    row's data starts). Returns the per-step outputs, (rows, longest, targets): output t
-    of a row is its prediction for step t + 1.
-    """
-    x = left_pad(rows)
-    check_rows(twin, x)
+    def __init__(self, series: list, scaler) -> None:
+        self.series, self.scaler = series, scaler
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+    def lengths(self) -> list[int]:
+        return [len(s) for s in self.series]
+
+    def piece(self, i: int, a: int, b: int) -> np.ndarray:
+        s = self.series[i]
+        return self.scaler.of(s.id).transform(s.values[a:b]).astype("float32")
+
+    def opened(self):
+        return self
+
+
+def _run(twin, rows, lengths: list[int], stop: int, columns: list[int], keep_from: int
+         ) -> np.ndarray | None:
+    """Reset, then steps 0..stop-1 of the left-padded rows through `twin`, STEP_BLOCK steps
+    per call; the outputs of steps keep_from.. (None when none are kept)."""
     reset_states(twin)
-    outs = [np.asarray(twin.predict_on_batch(x[:, s:s + STEP_BLOCK]))
-            for s in range(0, x.shape[1], STEP_BLOCK)]
-    return np.concatenate(outs, axis=1)
+    outs = []
+    for s in range(0, stop, STEP_BLOCK):
+        e = min(s + STEP_BLOCK, stop)
+        x = padded_block(rows, lengths, s, e, columns)
+        check_rows(twin, x)
+        out = np.asarray(twin.predict_on_batch(x))
+        if e > keep_from:
+            outs.append(out[:, max(0, keep_from - s):])
+    return np.concatenate(outs, axis=1) if outs else None
 
 
-def warm_up_rollout(twin, rows: list[np.ndarray], *, horizon: int,
+def run_history(twin, rows, *, columns: list[int], keep_from: int = 0) -> np.ndarray:
+    """Reset, then run each row through `twin`, all rows side by side.
+
+    rows: `lengths()` and `piece(i, a, b)` (`ScaledSeries`, or `windows.Rows`); columns:
+    the feature columns. Rows are right-aligned and padded in front (masked, so the state
+    stays zero until a row's data starts). Returns the per-step outputs from step
+    `keep_from` of the longest row on, (rows, longest - keep_from, targets): output t of a
+    row is its prediction for step t + 1.
+    """
+    rows = rows.opened()
+    lengths = rows.lengths()
+    return _run(twin, rows, lengths, max(lengths), columns, keep_from)
+
+
+def warm_up_rollout(twin, rows, *, columns: list[int], horizon: int,
                     feedback: list[int], exo: np.ndarray | None = None) -> np.ndarray:
-    """Condition the state on each row's whole history, then continue one step at a time,
+    """Condition the state on each row's whole history (all but its last step a block at
+    a time, as `run_history`), then continue one step at a time from the last step,
     feeding each prediction back (targets reordered by `feedback` into feature order),
-    with no reset in between; one compiled call. Returns (rows, horizon, targets)."""
+    with no reset in between; that part in one compiled call. Returns (rows, horizon,
+    targets)."""
     from lstmcli.forecast import stateful_rollout
 
-    x = left_pad(rows)
-    check_rows(twin, x)
-    reset_states(twin)
-    return stateful_rollout(twin, x, horizon=horizon, feedback=feedback, exo=exo)
+    rows = rows.opened()
+    lengths = rows.lengths()
+    longest = max(lengths)
+    if longest > 1:
+        _run(twin, rows, lengths, longest - 1, columns, keep_from=longest - 1)
+    else:
+        reset_states(twin)
+    last = padded_block(rows, lengths, longest - 1, longest, columns)
+    check_rows(twin, last)
+    return stateful_rollout(twin, last, horizon=horizon, feedback=feedback, exo=exo)
 
 
 def loss_terms(kind: str, err: np.ndarray) -> np.ndarray:
@@ -79,11 +123,12 @@ def _loss(kind: str, pred: np.ndarray, true: np.ndarray) -> float:
     return float(loss_terms(kind, pred - true).mean())
 
 
-def training_callbacks(*, chunks: int, config: Config, val_rows: list[np.ndarray] | None,
-                       train_steps: list[int], feature_idx: list[int], target_idx: list[int]):
+def training_callbacks(*, chunks: int, config: Config, val_rows, train_steps: list[int],
+                       feature_idx: list[int], target_idx: list[int]):
     """Callbacks for stateful `fit`: reset every `chunks` batches (the start of each row
     group, so also at each epoch start) and nowhere else; and, with `val_rows` (the full
-    scaled series), a validation pass on a separate twin with its own state."""
+    scaled series, as `windows.Rows`), a validation pass on a separate twin with its own
+    state."""
     keras = import_keras()
 
     class ResetAtSequenceStart(keras.callbacks.Callback):
@@ -106,19 +151,22 @@ def training_callbacks(*, chunks: int, config: Config, val_rows: list[np.ndarray
                                            weights=self.model.get_weights())
             else:
                 self.twin.set_weights(self.model.get_weights())
-            out = run_history(self.twin, [r[:, feature_idx] for r in val_rows])
-            longest = out.shape[1]
+            rows = val_rows.opened()
+            lengths = rows.lengths()
+            longest = max(lengths)
+            # prediction for step t is output t - 1: only the tails' outputs are kept
+            first = min(longest - n + k - 1 for n, k in zip(lengths, train_steps, strict=True))
+            out = run_history(self.twin, rows, columns=feature_idx, keep_from=first)
             preds, truth = [], []
-            for i, (row, n_train) in enumerate(zip(val_rows, train_steps, strict=True)):
-                offset = longest - len(row)
-                # prediction for step t is output t - 1
-                preds.append(out[i, offset + n_train - 1:offset + len(row) - 1])
-                truth.append(row[n_train:, target_idx])
+            for i, (n, n_train) in enumerate(zip(lengths, train_steps, strict=True)):
+                offset = longest - n - first
+                preds.append(out[i, offset + n_train - 1:offset + n - 1])
+                truth.append(rows.piece(i, n_train, n)[:, target_idx])
             if logs is not None:
                 logs["val_loss"] = _loss(config.training.loss, np.concatenate(preds),
                                          np.concatenate(truth))
 
     callbacks = [ResetAtSequenceStart()]
-    if val_rows:
+    if val_rows is not None and len(val_rows):
         callbacks.append(StatefulValidation())
     return callbacks

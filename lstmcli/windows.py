@@ -17,6 +17,7 @@ valid window; lstmcli keeps it.)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -100,63 +101,149 @@ def segment_bounds(n_rows: int, n: int) -> tuple[list[tuple[int, int]], int]:
     return [(trimmed + steps * j, trimmed + steps * j + steps + 1) for j in range(n)], trimmed
 
 
+class Rows:
+    """Rows of different lengths, each a [start, stop) span of one array (the scaled
+    series stacked): in memory, or an np.memmap of a file, which `opened()` maps afresh
+    so that the pages a pass reads are let go with it."""
+
+    def __init__(self, flat: np.ndarray, spans: list[tuple[int, int]]) -> None:
+        self.flat, self.spans = flat, spans
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        a, b = self.spans[i]
+        return self.flat[a:b]
+
+    def lengths(self) -> list[int]:
+        return [b - a for a, b in self.spans]
+
+    def piece(self, i: int, a: int, b: int) -> np.ndarray:
+        """Rows a..b-1 of row i."""
+        start = self.spans[i][0]
+        return self.flat[start + a:start + b]
+
+    def opened(self) -> Rows:
+        if not isinstance(self.flat, np.memmap):
+            return self
+        flat = np.memmap(self.flat.filename, dtype=self.flat.dtype, mode="r",
+                         shape=self.flat.shape)
+        return Rows(flat, self.spans)
+
+
+def _opened(rows):
+    return rows.opened() if isinstance(rows, Rows) else rows
+
+
+def padded_block(rows, lengths: list[int], start: int, stop: int, columns: list[int]
+                 ) -> np.ndarray:
+    """Steps start..stop-1 of `left_pad`'s result for rows of these lengths, without
+    building the rest: (rows, stop - start, len(columns)). rows: anything with
+    `piece(i, a, b)` (`Rows`, or a frame's scaled series)."""
+    longest = max(lengths)
+    out = np.full((len(lengths), stop - start, len(columns)), PAD, dtype="float32")
+    for i, n in enumerate(lengths):
+        first = longest - n  # where row i's data starts
+        a = max(start, first)
+        if a < stop:
+            out[i, a - start:] = rows.piece(i, a - first, stop - first)[:, columns]
+    return out
+
+
 @dataclass(frozen=True)
 class ChunkLayout:
     """Rows of a fixed-size batch cut into consecutive chunks, in the order `fit` needs.
 
-    Sample i of X belongs to batch i // batch_size; batch b = g * chunks + k holds chunk k of
-    row group g. Row j of batch b continues row j of batch b - 1, except at the start of a
-    group (b % chunks == 0), where the recurrent state must be reset.
+    Batch b = g * chunks + k holds chunk k of row group g (`batch(b)`, cut when asked for:
+    nothing of the layout's size is built). Row j of batch b continues row j of batch
+    b - 1, except at the start of a group (b % chunks == 0), where the recurrent state must
+    be reset. `X`, `Y`, `weight` stack every batch (sample i in batch i // batch_size).
     """
 
-    X: np.ndarray  # (batches * batch_size, chunk_length, features); padding steps are PAD
-    Y: np.ndarray  # (batches * batch_size, chunk_length, targets): the next step's targets
-    weight: np.ndarray  # (batches * batch_size, chunk_length): 1 real step, 0 padding
+    source: object  # the rows: a list of (steps, columns) arrays, or `Rows`
+    lengths: tuple
     batch_size: int
+    chunk_length: int
     chunks: int  # chunks per row group: reset the state every `chunks` batches
     groups: int
-    rows: int  # real rows; the rest of the last group is padding rows
-    padded_steps: int  # steps of padding at the start of the shorter rows
+    feature_idx: tuple
+    target_idx: tuple
 
     @property
     def batches(self) -> int:
         return self.groups * self.chunks
 
+    @property
+    def rows(self) -> int:  # real rows; the rest of the last group is padding rows
+        return len(self.lengths)
 
-def chunk_layout(rows: list[np.ndarray], *, batch_size: int, chunk_length: int,
+    @property
+    def span(self) -> int:
+        return self.chunks * self.chunk_length + 1
+
+    @property
+    def padded_steps(self) -> int:  # steps of padding at the start of the shorter rows
+        return sum(self.span - n for n in self.lengths)
+
+    def batch(self, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(x, y, weight) of batch b: x (batch_size, chunk_length, features) with PAD on
+        padding steps, y the next step's targets (0 where padding), weight 1 real / 0."""
+        B, C, span = self.batch_size, self.chunk_length, self.span
+        g, k = divmod(b, self.chunks)
+        lo = k * C  # the batch covers steps [lo, lo + C] of the left-padded rows
+        rows = _opened(self.source)
+        cols = rows[0].shape[1]
+        full = np.full((B, C + 1, cols), PAD, dtype="float32")
+        real = np.zeros((B, C + 1), dtype=bool)
+        for j in range(B):
+            i = g * B + j
+            if i >= len(self.lengths):
+                break
+            first = span - self.lengths[i]  # where the row's data starts
+            a = max(lo, first)
+            if a < lo + C + 1:
+                r = rows[i]
+                full[j, a - lo:] = r[a - first:lo + C + 1 - first]
+                real[j, a - lo:] = True
+        x = full[:, :-1][..., list(self.feature_idx)]
+        y = full[:, 1:][..., list(self.target_idx)]
+        weight = (real[:, :-1] & real[:, 1:]).astype("float32")
+        y[weight == 0] = 0.0  # never let a PAD target reach the loss, even times zero
+        return x, y, weight
+
+    def _stacked(self, part: int) -> np.ndarray:
+        return np.concatenate([self.batch(b)[part] for b in range(self.batches)])
+
+    @cached_property
+    def X(self) -> np.ndarray:  # noqa: N802 - (batches * batch_size, chunk_length, features)
+        return self._stacked(0)
+
+    @cached_property
+    def Y(self) -> np.ndarray:  # noqa: N802
+        return self._stacked(1)
+
+    @cached_property
+    def weight(self) -> np.ndarray:
+        return self._stacked(2)
+
+
+def chunk_layout(rows, *, batch_size: int, chunk_length: int,
                  feature_idx: list[int], target_idx: list[int]) -> ChunkLayout:
-    """Lay out `rows` (each (steps, columns)) for stateful training on next-step targets.
+    """Lay out `rows` (each (steps, columns); a list, or `Rows`) for stateful training on
+    next-step targets.
 
     Every row is left-padded to a common length of chunks * chunk_length + 1 steps, so all
     rows end together (their most recent data aligned) and padding comes first, where the
     masked steps leave the zero initial state untouched. Row counts that do not fill the
     last batch get whole padding rows. Inputs are steps [0, n-1), targets steps [1, n).
     """
-    longest = max(len(r) for r in rows)
-    chunks = max(1, -(-(longest - 1) // chunk_length))
-    span = chunks * chunk_length + 1
-    groups = -(-len(rows) // batch_size)
-    n_rows = groups * batch_size
-    cols = rows[0].shape[1]
-    full = np.full((n_rows, span, cols), PAD, dtype="float32")
-    real = np.zeros((n_rows, span), dtype=bool)
-    for i, r in enumerate(rows):
-        full[i, span - len(r):] = r
-        real[i, span - len(r):] = True
-    X = full[:, :-1][..., feature_idx]
-    Y = full[:, 1:][..., target_idx]
-    weight = (real[:, :-1] & real[:, 1:]).astype("float32")
-    Y[weight == 0] = 0.0  # never let a PAD target reach the loss, even times zero
-
-    def order(a: np.ndarray) -> np.ndarray:  # (rows, span-1, ...) -> batch-major chunks
-        a = a.reshape(groups, batch_size, chunks, chunk_length, *a.shape[2:])
-        a = np.swapaxes(a, 1, 2)  # (groups, chunks, batch, chunk_length, ...)
-        return np.ascontiguousarray(a.reshape(groups * chunks * batch_size, chunk_length,
-                                              *a.shape[4:]))
-
-    return ChunkLayout(X=order(X), Y=order(Y), weight=order(weight), batch_size=batch_size,
-                       chunks=chunks, groups=groups, rows=len(rows),
-                       padded_steps=int((~real[:len(rows)]).sum()))
+    lengths = tuple(rows.lengths() if isinstance(rows, Rows) else (len(r) for r in rows))
+    chunks = max(1, -(-(max(lengths) - 1) // chunk_length))
+    return ChunkLayout(source=rows, lengths=lengths, batch_size=batch_size,
+                       chunk_length=chunk_length, chunks=chunks,
+                       groups=-(-len(lengths) // batch_size),
+                       feature_idx=tuple(feature_idx), target_idx=tuple(target_idx))
 
 
 def left_pad(rows: list[np.ndarray], n_rows: int | None = None) -> np.ndarray:

@@ -1,5 +1,7 @@
 """Reading CSVs: both layouts, time handling, frequency, missing values, clear errors."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,17 +116,32 @@ def test_chunked_reading_gives_the_same_frame_and_true_line_numbers(tmp_path, mo
 
 
 # ------------------------------------------------------------------------- data limits
-# The in-memory reader (read_series) and the streaming scanner (stream.scan) refuse the
-# same files with the same messages.
+# The reader refuses the same files with the same messages whether the series store is in
+# memory or (data.stream) in files on disk; what it reads is the same, value for value.
 
 
-def _scan(path, spec):
-    from lstmcli.stream import scan
+def assert_same_series(got, want):
+    """Two frames of the same file: the same ids, time stamps, values, columns and notes."""
+    assert [s.id for s in got.series] == [s.id for s in want.series]
+    for a, b in zip(got.series, want.series, strict=True):
+        assert a.ds.dtype == b.ds.dtype and a.ds.equals(b.ds)
+        assert np.array_equal(a.values, b.values, equal_nan=True)
+    assert (got.columns, got.freq, got.notes) == (want.columns, want.freq, want.notes)
 
-    return scan(path, spec)
+
+def _on_disk(path, spec):
+    """read_series with the store in files (data.stream); checked against the in-memory
+    read when the file is read."""
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="store-", dir=Path(path).parent))
+    frame = read_series(path, spec, store_dir=directory)
+    assert frame.store.on_disk
+    assert_same_series(frame, read_series(path, spec))
+    return frame
 
 
-READERS = pytest.mark.parametrize("read", [read_series, _scan], ids=["memory", "stream"])
+READERS = pytest.mark.parametrize("read", [read_series, _on_disk], ids=["memory", "stream"])
 
 
 def _refused(read, path, spec=None) -> str:
@@ -152,12 +169,10 @@ def test_timestamps_at_the_edges_of_the_range_are_read(tmp_path, read):
     path = tmp_path / "edge.csv"
     path.write_text("date,y\n1677-09-22,1\n2000-01-01,2\n2262-04-11,3\n")
     frame = read(path, DataSpec())
-    if read is read_series:
-        ds = frame.series[0].ds
-        assert ds.dtype == "datetime64[ns]"
-        assert [str(d.date()) for d in ds] == ["1677-09-22", "2000-01-01", "2262-04-11"]
-    else:
-        assert frame.series[0].last_ds == pd.Timestamp("2262-04-11")
+    ds = frame.series[0].ds
+    assert ds.dtype == "datetime64[ns]"
+    assert [str(d.date()) for d in ds] == ["1677-09-22", "2000-01-01", "2262-04-11"]
+    assert frame.series[0].values[:, 0].tolist() == [1.0, 2.0, 3.0]
 
 
 @pytest.mark.parametrize("last, freq, steps", [("2262-01-01", "MS", 24), ("2262-04-01", "D", 24),
@@ -207,9 +222,8 @@ def test_ten_thousand_columns_read_in_seconds(tmp_path, read):
     took = time.perf_counter() - t0
     assert frame.features[-1] == f"c{n - 1}" and frame.feature_idx == list(range(n))
     assert frame.target_idx == list(range(n))
-    if read is read_series:
-        assert frame.series[0].values.shape == (6, n)
-        assert frame.series[0].values[5, n - 1] == (6 * 7 + n - 1) % 13
+    assert frame.series[0].values.shape == (6, n)
+    assert frame.series[0].values[5, n - 1] == (6 * 7 + n - 1) % 13
     assert took < 20  # about 1 s; looking each column up in a list took hours
 
 
@@ -262,12 +276,8 @@ def test_cr_and_mixed_line_endings_read_like_lf(tmp_path, read, ends):
     path.write_bytes("".join(a + b for a, b in zip(lines, seps + ["\r"], strict=True)).encode())
     plain.write_text("\n".join(lines) + "\n")
     got, want = read(path, DataSpec()), read(plain, DataSpec())
-    if read is read_series:
-        np.testing.assert_array_equal(got.series[0].values, want.series[0].values)
-        assert got.series[0].ds.equals(want.series[0].ds) and got.freq == "D"
-    else:
-        assert got.series[0].n_rows == want.series[0].n_rows == 10
-        assert got.series[0].last_ds == want.series[0].last_ds and got.freq == "D"
+    assert_same_series(got, want)
+    assert len(got.series[0]) == 10 and got.freq == "D"
 
 
 @READERS

@@ -186,7 +186,7 @@ def test_mase_weights_are_one_over_the_seasonal_difference():
 
     a = np.tile([1.0, 3.0], 10)[:, None]  # season 2: no seasonal change -> floored
     b = np.arange(20.0)[:, None] * 2  # changes by 4 every 2 steps
-    flat, offsets = stack_series([a, b])
+    flat, offsets = stack_series([len(a), len(b)], a.shape[1], [a, b])
     w = series_weights(flat, offsets, [20, 10], [0], season=2)
     np.testing.assert_allclose(w, [1 / (0.01 * 2.0), 1 / 4.0])
     with pytest.raises(ConfigError, match="training.loss: mase"):

@@ -147,7 +147,8 @@ def test_no_window_crosses_a_series_boundary(case, look_back, horizon, stride):
 
     # stacked, as training cuts them: start rows offset into one flat array of all series
     series = frame.series
-    flat, offsets = stack_series([s.values for s in series])
+    flat, offsets = stack_series([len(s.values) for s in series], series[0].values.shape[1],
+                                 [s.values for s in series])
     for s, offset in zip(series, offsets, strict=True):
         for g in offset + window_starts(len(s.values), **kw):
             rows = flat[g:g + look_back + horizon, 0]

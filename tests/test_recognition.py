@@ -3,6 +3,8 @@ by name or by their values, the frequency with gaps, missing time stamps; and th
 options (--target, --time-col, --id-col, --freq, --missing) of train, backtest and window."""
 
 import re
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,17 +12,29 @@ import pytest
 import yaml
 
 from conftest import TINY, write_yaml
-from lstmcli import stream, timegrid
+from lstmcli import timegrid
 from lstmcli.config import DataSpec
 from lstmcli.data import read_series, recognise
 from lstmcli.errors import DataError
 
 
-def _scan(path, spec):
-    return stream.scan(path, spec, chunk_rows=7)  # every series spans several chunks
+def _on_disk(path, spec):
+    """read_series with the store in files (data.stream); when the file is read, the same
+    ids, stamps, values, columns and notes as the in-memory read."""
+    directory = Path(tempfile.mkdtemp(prefix="store-", dir=Path(path).parent))
+    frame = read_series(path, spec, store_dir=directory)
+    assert frame.store.on_disk
+    want = read_series(path, spec)
+    assert [s.id for s in frame.series] == [s.id for s in want.series]
+    for a, b in zip(frame.series, want.series, strict=True):
+        assert a.ds.dtype == b.ds.dtype and a.ds.equals(b.ds)
+        assert np.array_equal(a.values, b.values)
+    assert (frame.columns, frame.freq, frame.notes, frame.time_col, frame.series_col) == \
+        (want.columns, want.freq, want.notes, want.time_col, want.series_col)
+    return frame
 
 
-READERS = pytest.mark.parametrize("read", [read_series, _scan], ids=["memory", "stream"])
+READERS = pytest.mark.parametrize("read", [read_series, _on_disk], ids=["memory", "stream"])
 
 
 def stores_csv(path, lengths=(12, 9, 7), *, day="date", extra=None):
@@ -159,7 +173,7 @@ def test_a_cycle_named_like_time_is_an_ordinary_column(tmp_path, read):
     assert frame.notes == [NOT_TIME.format("repeat (0 on lines 2 and 26)")]
     frame = read(path, DataSpec(features=["hour", "load"], targets=["load"]))  # as listed
     assert frame.time_col is None and frame.features == ["hour", "load"] and frame.notes == []
-    with pytest.raises(DataError, match="line 26: "):  # a duplicate (stream: out of order)
+    with pytest.raises(DataError, match="line 26: "):  # a duplicate
         read(path, DataSpec(time="hour"))  # what the note offers
     pd.DataFrame({"hour": np.r_[np.arange(5, 24), np.arange(5)], "load": np.arange(24.0)}
                  ).to_csv(path, index=False)  # one day from 5 am: no repeat, but it wraps
@@ -256,15 +270,17 @@ def test_missing_days_are_refused_by_default(tmp_path, read):
         read(path, DataSpec())
 
 
-def test_missing_days_become_rows_the_policy_fills(tmp_path):
+@READERS
+def test_missing_days_become_rows_the_policy_fills(tmp_path, read):
+    """On disk too (data.stream): interpolate and ffill fill the missing days as rows."""
     path = daily_with_gap(tmp_path / "d.csv")
-    frame = read_series(path, DataSpec(missing="interpolate"))
+    frame = read(path, DataSpec(missing="interpolate"))
     s = frame.series[0]
     assert frame.freq == "D" and len(s.values) == 30
     assert list(s.ds) == list(pd.date_range("2024-01-01", periods=30))
     np.testing.assert_allclose(s.values[:, 0], np.arange(30.0))  # y = day: exact interpolation
     assert frame.notes == [f"{GAP}; filled as rows by data.missing: interpolate"]
-    s = read_series(path, DataSpec(missing="ffill")).series[0]
+    s = read(path, DataSpec(missing="ffill")).series[0]
     assert s.values[10:15, 0].tolist() == [9.0] * 5
 
 
@@ -272,19 +288,11 @@ def test_missing_days_become_rows_the_policy_fills(tmp_path):
 def test_missing_days_left_out_by_drop_with_a_note(tmp_path, read):
     path = daily_with_gap(tmp_path / "d.csv")
     frame = read(path, DataSpec(missing="drop"))
-    assert frame.freq == "D"
+    assert frame.freq == "D" and len(frame.series[0]) == 25
     assert frame.notes == [f"{GAP}; left out by data.missing: drop (windows run across the gaps)"]
-
-
-def test_streaming_cannot_fill_gaps(tmp_path):
-    path = daily_with_gap(tmp_path / "d.csv")
-    with pytest.raises(DataError, match=re.escape(f"{GAP}; data.missing 'interpolate' would fill "
-                                                  "them as rows, which needs the whole series")):
-        _scan(path, DataSpec(missing="interpolate"))
-    sf = _scan(path, DataSpec(missing="drop"))
-    assert sf.series[0].holes.tolist() == [[10, 5]]
-    # the stamps of rows after the gap (stream predict and rollout compute them)
-    assert stream.time_places(sf.series[0], np.array([0, 9, 10, 24])).tolist() == [0, 9, 15, 29]
+    # the rows after the gap keep their own stamps: 5 days on from their places
+    ds = frame.series[0].ds
+    assert [(ds[k] - ds[0]).days for k in (0, 9, 10, 24)] == [0, 9, 15, 29]
 
 
 @READERS
