@@ -451,7 +451,7 @@ def _check_inputs(model, config: Config, model_path: Path) -> None:
     if want and got is not None and got != want:
         raise mismatch(f"the model reads {got} feature(s) but bundle.json lists {want} "
                        f"({data.features}, calendar {data.calendar})")
-    free = config.training.mode == "stateful" or config.model.topology == "many_to_many"
+    free = config.stateful or config.per_step
     look_back = None if free else config.window.look_back
     if steps != look_back:
         model_says = "any number of" if steps is None else str(steps)

@@ -297,9 +297,9 @@ class Config(_Spec):
                                     "every time step",
                     "stateful": "training.mode: stateful predicts one step at a time"}
         reason = None
-        if self.model.topology == "many_to_many":
+        if self.per_step:
             reason = one_step["many_to_many"]
-        elif self.training.mode == "stateful":
+        elif self.stateful:
             reason = one_step["stateful"]
         if reason and self.window.horizon != 1:
             raise ValueError(f"window.horizon: {reason}; longer forecasts come from `lstmcli "
@@ -309,8 +309,8 @@ class Config(_Spec):
             if layer.type == "simple_rnn" and layer.recurrent_activation is not None:
                 raise ValueError(f"{where}.recurrent_activation: simple_rnn has no gates; remove "
                                  "it or use type: lstm or gru")
-            if layer.bidirectional and (self.model.topology == "many_to_many"
-                                        or self.training.mode == "stateful"):
+            if layer.bidirectional and (self.per_step
+                                        or self.stateful):
                 raise ValueError(f"{where}.bidirectional: a backward pass would let every step "
                                  "see the future it is asked to predict (many_to_many and "
                                  "stateful models predict step by step); use it with "
@@ -327,7 +327,7 @@ class Config(_Spec):
         elif self.window.padding:
             raise ValueError("window.padding: only used with window.look_back: null "
                              "(variable-length sequences)")
-        if self.training.mode == "stateful" and self.model.topology not in ("many_to_one",
+        if self.stateful and self.model.topology not in ("many_to_one",
                                                                               "many_to_many"):
             raise ValueError(f"model.topology: {self.model.topology} emits the whole horizon "
                              "from one window and has no state to carry; stateful training needs "
@@ -337,7 +337,7 @@ class Config(_Spec):
                              "remove it or set the mode")
         if self.model.residual != "none" and (
                 self.model.topology not in ("many_to_one", "direct", "one_to_many")
-                or self.training.mode == "stateful" or self.variable_length):
+                or self.stateful or self.variable_length):
             raise ValueError(f"model.residual: {self.model.residual} needs a fixed window whose "
                              "last row it can subtract: topology many_to_one, direct or "
                              "one_to_many, stateless, with a window.look_back")
@@ -346,16 +346,16 @@ class Config(_Spec):
             raise ValueError(f"model.season: {self.model.season} steps; residual: seasonal "
                              "repeats the window's last season, so model.season must be at "
                              f"least 2 and at most window.look_back ({self.window.look_back})")
-        if self.training.loss == "mase" and (self.training.mode == "stateful"
+        if self.training.loss == "mase" and (self.stateful
                                              or self.variable_length):
             raise ValueError("training.loss: mase weighs each training window by its series' "
                              "scale: stateless training with a window.look_back")
         if self.model.linear_skip and (self.model.topology not in ("many_to_one", "direct")
-                                       or self.training.mode == "stateful"
+                                       or self.stateful
                                        or self.variable_length):
             raise ValueError("model.linear_skip: the head reads the whole window: topology "
                              "many_to_one or direct, stateless, with a window.look_back")
-        if self.training.refit and (self.training.mode == "stateful" or self.variable_length
+        if self.training.refit and (self.stateful or self.variable_length
                                     or self.training.distribute != "none"
                                     or self.model.topology == "seq2seq"
                                     or self.training.validation == 0):
@@ -363,7 +363,7 @@ class Config(_Spec):
                              "early stopping found on the validation tail: needs "
                              "training.validation, stateless windows, no seq2seq "
                              "or training.distribute")
-        if self.training.ensemble > 1 and (self.training.mode == "stateful"
+        if self.training.ensemble > 1 and (self.stateful
                                            or self.model.topology == "seq2seq"
                                            or self.training.distribute != "none"):
             raise ValueError("training.ensemble: members are combined by the median of their "
@@ -375,11 +375,11 @@ class Config(_Spec):
                              "below 0.9 (such as 0.1) nor a whole number of steps (such as 24)")
         if self.model.normalize != "none" and (
                 self.model.topology not in ("many_to_one", "direct", "one_to_many")
-                or self.training.mode == "stateful" or self.variable_length):
+                or self.stateful or self.variable_length):
             raise ValueError("model.normalize: window divides each whole window by its level: "
                              "topology many_to_one, direct or one_to_many, stateless, with a "
                              "window.look_back")
-        if self.training.distribute != "none" and self.training.mode == "stateful":
+        if self.training.distribute != "none" and self.stateful:
             raise ValueError("training.distribute: stateful training runs unsharded: a strategy "
                              "splits every batch's rows across replicas, each with its own copy "
                              "of the state, so row j of batch k would no longer meet its state "
@@ -444,6 +444,21 @@ class Config(_Spec):
     @property
     def variable_length(self) -> bool:
         return self.window.look_back is None
+
+    @property
+    def stateful(self) -> bool:
+        """training.mode: stateful (state carried across batches)."""
+        return self.training.mode == "stateful"
+
+    @property
+    def per_step(self) -> bool:
+        """A many_to_many model: trained on, and predicting, the next step at every step."""
+        return self.model.topology == "many_to_many"
+
+    @property
+    def teacher_forced(self) -> bool:
+        """A seq2seq decoder trained on the previous true targets (teacher forcing)."""
+        return self.model.topology == "seq2seq" and self.model.teacher_forcing
 
 
 def _weights(m: ModelSpec, *, look_back: int, horizon: int) -> list[tuple[str, int]]:

@@ -3,6 +3,8 @@ whether each recurrent layer can run on the fused cuDNN kernel on a GPU."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lstmcli.config import Config
 
 # Parameters of one recurrent layer (bias included; GRU with Keras's reset_after=True).
@@ -74,7 +76,7 @@ def describe(config: Config, *, features: list[str], targets: list[str]) -> dict
     """Build the model the config describes and explain it."""
     from lstmcli.topology import build_model
 
-    stateful = config.training.mode == "stateful"
+    stateful = config.stateful
     w = config.window
     first = [features.index(t) if t in features else None for t in targets]
     model = build_model(config.model, look_back=w.look_back, n_features=len(features),
@@ -112,3 +114,32 @@ def describe(config: Config, *, features: list[str], targets: list[str]) -> dict
                      if any(k in r["type"] for r in rows)} | (
             {"Dense": "(inputs + 1)·units"} if any(r["type"] == "Dense" for r in rows) else {}),
     }
+
+
+def describe_config(*, config: Path | None = None, run_dir: Path | None = None,
+                    n_features: int | None = None) -> dict:
+    """`lstmcli inspect`: the model a config (or a run directory) builds, explained."""
+    from lstmcli.calendar import column_names
+    from lstmcli.config import load_config
+    from lstmcli.describe import describe
+
+    if run_dir is not None:
+        from lstmcli.bundle import load_bundle
+
+        bundle = load_bundle(run_dir)
+        cfg = bundle.config
+        features, targets = cfg.data.features, cfg.data.targets
+        info = describe(cfg, features=features + column_names(cfg.data.calendar),
+                        targets=targets)
+        info["run_dir"] = str(run_dir)
+        info["training"] = bundle.meta.get("training", {})
+        return info
+    cfg = load_config(config)
+    if cfg.data.features:
+        features = list(cfg.data.features)
+    else:
+        features = [f"feature_{i}" for i in range(n_features or 1)]
+    targets = list(cfg.data.targets) if cfg.data.targets else features
+    info = describe(cfg, features=features + column_names(cfg.data.calendar), targets=targets)
+    info["config"] = str(config)
+    return info

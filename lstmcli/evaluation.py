@@ -26,7 +26,7 @@ import pandas as pd
 
 from lstmcli import metrics
 from lstmcli.config import Config
-from lstmcli.data import INDEX_TIME_NAME, Frame, read_series
+from lstmcli.data import INDEX_TIME_NAME, Frame
 from lstmcli.errors import DataError, UsageError
 from lstmcli.files import write_atomic
 from lstmcli.layouts import resolved
@@ -54,29 +54,18 @@ def season_of(config: Config, frame: Frame) -> int:
 
 
 def cut_frame(frame: Frame, cuts: dict[str, int]) -> Frame:
-    """A copy of `frame` with each series cut to its first `cuts[id]` rows (in memory)."""
+    """A copy of `frame` with each series cut to its first `cuts[id]` rows, where the
+    frame's store lives (on disk: a temporary directory of its own)."""
     from dataclasses import replace
 
-    from lstmcli.store import store_of
+    from lstmcli.store import removed_with, store_of, temporary_directory
 
+    directory = temporary_directory() if frame.store.on_disk else None
     store = store_of([(s.id, s.ds[:cuts[s.id]], s.values[:cuts[s.id]])
-                      for s in frame.series if s.id in cuts], len(frame.columns))
+                      for s in frame.series if s.id in cuts], len(frame.columns), directory)
+    if directory is not None:
+        removed_with(store, directory)
     return replace(frame, store=store, notes=[])
-
-
-def write_frame(frame: Frame, path: Path) -> Path:
-    """The frame as a CSV that `read_series` reads back with the resolved config."""
-    tables = []
-    keep = [j for j, c in enumerate(frame.columns) if c not in frame.derived]
-    for s in frame.series:  # calendar columns are derived again when it is read
-        table = pd.DataFrame(s.values[:, keep], columns=[frame.columns[j] for j in keep])
-        if frame.time_col is not None:
-            table.insert(0, frame.time_col, np.asarray(s.ds))
-        if frame.series_col is not None:
-            table.insert(0, frame.series_col, s.id)
-        tables.append(table)
-    pd.concat(tables).to_csv(path, index=False, float_format="%.17g")
-    return path
 
 
 def _forecast_table(table: pd.DataFrame, frame: Frame) -> dict[str, tuple[np.ndarray, dict]]:
@@ -191,7 +180,7 @@ def backtest(data_path: str | Path, config: Config | None, *, horizon: int, orig
         if config.data.future:
             raise UsageError("backtest: data.future (covariates known ahead) is not supported "
                              "by backtest yet; backtest without it, or score rollouts by hand")
-        frame, notes = read_series(data_path, config.data), []
+        frame, notes = api.read_data(data_path, config.data), []
     config = resolved(config, frame)
     season = season_of(config, frame)
     longest = max(len(s) for s in frame.series)
@@ -208,14 +197,13 @@ def backtest(data_path: str | Path, config: Config | None, *, horizon: int, orig
             cuts = {s.id: len(s) - back_k for s in frame.series
                     if len(s) - back_k > 0}
             part = cut_frame(frame, cuts)
-            csv_path = write_frame(part, Path(tmp) / f"origin{k}.csv")
             run = Path(tmp) / f"run{k}"
             try:
-                api.train(csv_path, config, out=run, epochs=epochs, force=True)
+                api.train(part, config, out=run, epochs=epochs, force=True)
             except DataError as exc:
                 raise DataError(f"{data_path}: origin {k + 1} of {origins} ({back_k} rows "
                                 f"before the end): {exc}") from None
-            table, summary = api.rollout(csv_path, run, horizon=horizon)
+            table, summary = api.rollout(part, run, horizon=horizon, shown=data_path)
             notes += [n for n in summary["notes"] if n not in notes]
             results += _compare(frame, cuts, _forecast_table(table, frame), horizon, season)
             if on_origin is not None:
@@ -245,7 +233,7 @@ def evaluate(data_path: str | Path, run_dir: str | Path, *, horizon: int
         raise UsageError("evaluate: data.future (covariates known ahead) is not supported by "
                          "evaluate yet")
     check_columns(data_path, bundle.config, run_dir)
-    frame = read_series(data_path, bundle.config.data, fallback_freq=bundle.meta.get("freq"))
+    frame = api.read_data(data_path, bundle.config.data, fallback_freq=bundle.meta.get("freq"))
     season = season_of(bundle.config, frame)
     cuts = {s.id: len(s) - horizon for s in frame.series
             if len(s) - horizon > 0}
@@ -261,9 +249,8 @@ def evaluate(data_path: str | Path, run_dir: str | Path, *, horizon: int
         notes.append(f"the model was trained on rows that include the evaluated tail of "
                      f"{len(seen)} series (e.g. '{seen[0]}'): these scores are optimistic; "
                      "evaluate on rows after the training data, or use `lstmcli backtest`")
-    with tempfile.TemporaryDirectory(prefix="lstmcli-evaluate-") as tmp:
-        csv_path = write_frame(cut_frame(frame, cuts), Path(tmp) / "history.csv")
-        table, summary = api.rollout(csv_path, run_dir, horizon=horizon, shown=data_path)
+    table, summary = api.rollout(cut_frame(frame, cuts), run_dir, horizon=horizon,
+                                 shown=data_path)
     results = _compare(frame, cuts, _forecast_table(table, frame), horizon, season)
     scores = score_rows(results, frame, season)
     return scores, results, {

@@ -19,6 +19,8 @@ says so.
 
 from __future__ import annotations
 
+from itertools import groupby
+
 import numpy as np
 
 from lstmcli import metrics
@@ -31,45 +33,46 @@ MAX_ORIGINS = 2000  # evenly spaced when the tails hold more
 def calibrate(model, series: list[tuple], *, feature_idx: list[int], target_idx: list[int],
               feedback: list[int], look_back: int, per_step: bool, horizon: int
               ) -> dict | None:
-    """Interval offsets for steps 1..horizon, from (values in original units, training
-    rows, its scaler) of each series. feedback: as for `forecast.window_rollout` (-1: a calendar
-    feature, read from the known rows). None when there is nothing to calibrate on (no
-    validation tail, or inputs that rollout could not feed: past covariates)."""
+    """Interval offsets for steps 1..horizon, from (rows(a, b) -> its rows a..b-1 in
+    original units, its length, its training rows, its scaler) of each series: only the
+    rows the origins need are read, one series at a time. feedback: as for
+    `forecast.window_rollout` (-1: a calendar feature, read from the known rows). None when
+    there is nothing to calibrate on (no validation tail, or inputs that rollout could not
+    feed: past covariates)."""
     from lstmcli.forecast import window_rollout
 
     fed = {feature_idx[j] for j, i in enumerate(feedback) if i >= 0}
     if fed != set(target_idx):
         return None
-    horizon = min(horizon, max((len(v) - n for v, n, _ in series), default=0))
-    places = [(i, t) for i, (values, n_train, _) in enumerate(series)
-              for t in range(max(n_train, look_back), len(values))]
+    horizon = min(horizon, max((length - n for _, length, n, _ in series), default=0))
+    places = _origins(series, look_back)
     if horizon == 0 or not places:
         return None
-    if len(places) > MAX_ORIGINS:
-        places = [places[i] for i in np.linspace(0, len(places) - 1, MAX_ORIGINS).astype(int)]
-    scaled = {}
     windows, truths, known = [], [], []
     steps = horizon + (1 if per_step else int(model.outputs[0].shape[1]))  # whole calls
-    for i, t in places:
-        values = series[i][0]
-        if i not in scaled:
-            scaled[i] = series[i][2].transform(values)[:, feature_idx].astype("float32")
-        windows.append(scaled[i][t - look_back:t])
-        truth = np.full((horizon, len(target_idx)), np.nan)
-        rows = values[t:t + horizon][:, target_idx]
-        truth[:len(rows)] = rows
-        truths.append(truth)
-        future = np.zeros((steps, len(feature_idx)), dtype="float32")
-        ahead = scaled[i][t:t + steps]  # calendar features of the steps inside the series
-        future[:len(ahead)] = ahead
-        known.append(future)
+    for i, group in groupby(places, key=lambda place: place[0]):  # series by series
+        rows, length, _, scaler = series[i]
+        ts = [t for _, t in group]
+        lo, hi = ts[0] - look_back, min(length, ts[-1] + steps)
+        values = np.asarray(rows(lo, hi))
+        scaled = scaler.transform(values)[:, feature_idx].astype("float32")
+        for t in ts:
+            windows.append(scaled[t - lo - look_back:t - lo])
+            truth = np.full((horizon, len(target_idx)), np.nan)
+            part = values[t - lo:t - lo + horizon][:, target_idx]
+            truth[:len(part)] = part
+            truths.append(truth)
+            future = np.zeros((steps, len(feature_idx)), dtype="float32")
+            ahead = scaled[t - lo:t - lo + steps]  # calendar features inside the series
+            future[:len(ahead)] = ahead
+            known.append(future)
     pred = window_rollout(model, np.stack(windows), horizon=horizon, feedback=feedback,
                           per_step=per_step, exo=np.stack(known))
-    pred = np.stack([series[i][2].inverse(p, target_idx)
+    pred = np.stack([series[i][3].inverse(p, target_idx)
                      for (i, _), p in zip(places, pred, strict=True)])
     # in each series' own units (its scaler's scale): series of different levels pool their
     # errors on one footing, and rollout multiplies the offsets back per series
-    units = np.stack([series[i][2].scale[target_idx] for i, _ in places])[:, None, :]
+    units = np.stack([series[i][3].scale[target_idx] for i, _ in places])[:, None, :]
     errors = (np.stack(truths) - pred) / units  # (origins, horizon, targets); NaN past ends
     out = {"method": METHOD, "levels": list(LEVELS), "horizon": horizon,
            "origins": len(windows), "units": "scaled", "lo": {}, "hi": {}}
@@ -79,6 +82,21 @@ def calibrate(model, series: list[tuple], *, feature_idx: list[int], target_idx:
         out["lo"][str(level)] = _listed(np.stack(lo, axis=1))  # (horizon, targets)
         out["hi"][str(level)] = _listed(np.stack(hi, axis=1))
     return out
+
+
+def _origins(series: list[tuple], look_back: int) -> list[tuple[int, int]]:
+    """(series, row) of each origin: every row of the validation tails, or MAX_ORIGINS
+    of them evenly spaced (chosen by their place among all, never listed all)."""
+    first = [max(n_train, look_back) for _, _, n_train, _ in series]
+    counts = np.array([max(0, length - f) for (_, length, _, _), f in zip(series, first,
+                                                                          strict=True)])
+    total = int(counts.sum())
+    chosen = (np.arange(total) if total <= MAX_ORIGINS
+              else np.linspace(0, total - 1, MAX_ORIGINS).astype(int))
+    ends = np.cumsum(counts)
+    which = np.searchsorted(ends, chosen, side="right")
+    return [(int(i), first[i] + int(k - (ends[i] - counts[i])))
+            for i, k in zip(which, chosen, strict=True)]
 
 
 def _offsets(errors: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from lstmcli.errors import DataError
 from lstmcli.metrics import season_length
 from lstmcli.scaling import Scaler
 from lstmcli.train import TrainData
-from lstmcli.windows import Rows, chunk_layout, segment_bounds, window_starts
+from lstmcli.windows import Rows, chunk_layout, read_rows, segment_bounds, window_starts
 
 
 def resolved(config: Config, frame: Frame) -> Config:
@@ -140,7 +140,7 @@ def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None
     from lstmcli.pipeline import stack_series, window_dataset
 
     w, t = config.window, config.training
-    per_step = config.model.topology == "many_to_many"
+    per_step = config.per_step
     used, notes = usable_series(frame, config, w.look_back + w.horizon)
     scaler = scaler or fit_scaler(frame, config, used)  # (given: refit keeps the first one)
     flat, offsets = stack_series([len(s) for s, _ in used], len(frame.columns),
@@ -159,7 +159,7 @@ def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None
                                   config.data.season_length or season_length(frame.freq))
         train_w, val_w = (series_w[np.searchsorted(offsets, st, side="right") - 1]
                           for st in (train_starts, val_starts))
-    teacher = config.model.topology == "seq2seq" and config.model.teacher_forcing
+    teacher = config.teacher_forced
     batch_size = batch_size or t.batch_size  # the global batch under a strategy
     common = dict(look_back=w.look_back, horizon=w.horizon, feature_idx=frame.feature_idx,
                   target_idx=frame.target_idx, per_step=per_step, batch_size=batch_size,
@@ -185,7 +185,7 @@ def series_weights(flat: np.ndarray, offsets: np.ndarray, n_train: list[int],
     rows, floored at 1% of their mean absolute value so a flat series cannot dominate."""
     out = np.empty(len(offsets), dtype="float64")
     for i, (off, n) in enumerate(zip(offsets, n_train, strict=True)):
-        v = flat[off:off + n][:, target_idx].astype("float64")
+        v = read_rows(flat, int(off), int(off) + n)[:, target_idx].astype("float64")
         m = season if n > season + 1 else 1
         scale = np.nanmean(np.abs(v[m:] - v[:-m])) if n > m else np.nan
         floor = max(0.01 * np.nanmean(np.abs(v)), 1e-8) if n else 1e-8
@@ -275,7 +275,7 @@ def sequence_layout(frame: Frame, config: Config) -> tuple[Scaler, TrainData, li
     scaler = fit_scaler(frame, config, used)
     scaled = _scaled_rows(frame, scaler, used)
     # the batches are built in memory: each sequence is one whole sample
-    rows = [np.asarray(scaled[i][:n]) for i, (_, n) in enumerate(used)]
+    rows = [scaled.piece(i, 0, n) for i, (_, n) in enumerate(used)]
     batches = sequence_batches(rows, batch_size=t.batch_size, padding=config.window.padding,
                                feature_idx=frame.feature_idx, target_idx=frame.target_idx)
     lengths = sorted({len(r) for r in rows})

@@ -39,25 +39,32 @@ def stack_series(lengths: list[int], n_cols: int, rows, directory: Path | None =
     return np.memmap(name, dtype="float32", mode="r", shape=shape), offsets
 
 
-def _gatherer(flat: np.ndarray):
-    """idx (batch, steps) -> flat[idx] as a graph op. In memory: tf.gather on a constant.
-    On disk: numpy on a mapping made for this batch and dropped after it, so the pages an
-    epoch reads do not stay in the process's memory."""
+def _window_reader(flat: np.ndarray, width: int):
+    """starts (batch,) -> flat[s : s + width] for each start, (batch, width, columns), as a
+    graph op. In memory: tf.gather on a constant. On disk: one read (pread) per window, so
+    nothing of the file is mapped into the process and an epoch's pages never add up."""
     import tensorflow as tf  # noqa: TID253
 
+    steps = tf.range(width, dtype=tf.int64)
     if not isinstance(flat, np.memmap):
         data = tf.constant(flat)
-        return lambda idx: tf.gather(data, idx)
-    name, shape, n_cols = flat.filename, flat.shape, flat.shape[1]
+        return lambda s: tf.gather(data, s[:, None] + steps)
+    name, n_cols = flat.filename, flat.shape[1]
+    row = n_cols * flat.dtype.itemsize
 
-    def rows(idx: np.ndarray) -> np.ndarray:
-        return np.asarray(np.memmap(name, dtype="float32", mode="r", shape=shape)[idx])
+    def windows(starts: np.ndarray) -> np.ndarray:
+        out = np.empty((len(starts), width, n_cols), dtype="float32")
+        with open(name, "rb", buffering=0) as fh:
+            for i, s in enumerate(starts.tolist()):
+                out[i] = np.frombuffer(os.pread(fh.fileno(), width * row, s * row),
+                                       dtype="float32").reshape(width, n_cols)
+        return out
 
-    def gather(idx):
-        out = tf.numpy_function(rows, [idx], tf.float32, stateful=False)
-        return tf.ensure_shape(out, [None, None, n_cols])
+    def read(s):
+        out = tf.numpy_function(windows, [s], tf.float32, stateful=False)
+        return tf.ensure_shape(out, [None, width, n_cols])
 
-    return gather
+    return read
 
 
 def window_dataset(flat: np.ndarray, starts: np.ndarray, *, look_back: int, horizon: int,
@@ -76,23 +83,23 @@ def window_dataset(flat: np.ndarray, starts: np.ndarray, *, look_back: int, hori
     import_keras()
     import tensorflow as tf  # noqa: TID253
 
-    gather = _gatherer(flat)
-    x_off = tf.range(look_back, dtype=tf.int64)
-    y_off = (tf.range(1, look_back + 1, dtype=tf.int64) if per_step
-             else tf.range(look_back, look_back + horizon, dtype=tf.int64))
+    y_from = 1 if per_step else look_back  # the first target row, after s
+    y_steps = look_back if per_step else horizon
+    read = _window_reader(flat, max(look_back, y_from + y_steps))  # one span per window
     all_cols = list(range(flat.shape[1]))
     f_idx = None if list(feature_idx) == all_cols else tf.constant(feature_idx)
     t_idx = None if list(target_idx) == all_cols else tf.constant(target_idx)
 
     def cut(s):
-        x = gather(s[:, None] + x_off)
-        y = gather(s[:, None] + y_off)
+        span = read(s)
+        x = span[:, :look_back]
+        y = span[:, y_from:y_from + y_steps]
         if f_idx is not None:
             x = tf.gather(x, f_idx, axis=2)
         if t_idx is not None:
             y = tf.gather(y, t_idx, axis=2)
         if teacher:
-            prev = gather(s[:, None] + y_off - 1)
+            prev = span[:, y_from - 1:y_from - 1 + y_steps]
             prev = prev if t_idx is None else tf.gather(prev, t_idx, axis=2)
             return (x, prev), y
         return x, y

@@ -21,9 +21,13 @@ BLOCK_ROWS = 1 << 20  # rows moved per read when grouping a file on disk
 
 
 class Staging:
+    """`add` each chunk's (values, time stamps or None, series codes or None), `finish`,
+    then `rows_of(code)` for each series. In memory: arrays of n_max rows (an upper bound
+    on the file's rows); with `directory`: files there (`close` deletes them)."""
+
     def __init__(self, n_cols: int, *, n_max: int | None = None,
                  directory: Path | None = None) -> None:
-        self.n_cols, self.directory = n_cols, directory
+        self.n_cols, self.directory, self.n_max = n_cols, directory, n_max
         self.n = 0
         self.counts = np.zeros(0, dtype="int64")  # rows per series code
         self.in_order = True  # each series' rows are one block, series in code order
@@ -33,8 +37,7 @@ class Staging:
         self._order = self._bounds = None
         if directory is None:
             self.values = np.empty((n_max, n_cols), dtype="float64")
-            self.times = np.empty(n_max, dtype="int64")
-            self.codes = np.empty(n_max, dtype="int64")
+            self.times = self.codes = None  # allocated when the file has them
         else:
             directory.mkdir(parents=True, exist_ok=True)
             self._fh = {name: (directory / f"raw_{name}").open("wb")
@@ -58,8 +61,12 @@ class Staging:
         if self.directory is None:
             self.values[self.n:self.n + k] = values
             if times is not None:
+                if self.times is None:
+                    self.times = np.empty(self.n_max, dtype="int64")
                 self.times[self.n:self.n + k] = times
             if codes is not None:
+                if self.codes is None:
+                    self.codes = np.empty(self.n_max, dtype="int64")
                 self.codes[self.n:self.n + k] = codes
         else:
             self._fh["values"].write(np.ascontiguousarray(values, dtype="float64").tobytes())
@@ -136,6 +143,8 @@ class Staging:
     def close(self) -> None:
         """Delete the files (the store keeps its own)."""
         if self.directory is not None:
+            for fh in self._fh.values():
+                fh.close()
             for name in ("raw_values", "raw_times", "raw_codes", "grouped_values",
                          "grouped_times", "grouped_rows"):
                 (self.directory / name).unlink(missing_ok=True)

@@ -54,9 +54,6 @@ class ScaledSeries:
         s = self.series[i]
         return self.scaler.of(s.id).transform(s.values[a:b]).astype("float32")
 
-    def opened(self):
-        return self
-
 
 def _run(twin, rows, lengths: list[int], stop: int, columns: list[int], keep_from: int
          ) -> np.ndarray | None:
@@ -83,7 +80,6 @@ def run_history(twin, rows, *, columns: list[int], keep_from: int = 0) -> np.nda
     `keep_from` of the longest row on, (rows, longest - keep_from, targets): output t of a
     row is its prediction for step t + 1.
     """
-    rows = rows.opened()
     lengths = rows.lengths()
     return _run(twin, rows, lengths, max(lengths), columns, keep_from)
 
@@ -97,7 +93,6 @@ def warm_up_rollout(twin, rows, *, columns: list[int], horizon: int,
     targets)."""
     from lstmcli.forecast import stateful_rollout
 
-    rows = rows.opened()
     lengths = rows.lengths()
     longest = max(lengths)
     if longest > 1:
@@ -151,7 +146,7 @@ def training_callbacks(*, chunks: int, config: Config, val_rows, train_steps: li
                                            weights=self.model.get_weights())
             else:
                 self.twin.set_weights(self.model.get_weights())
-            rows = val_rows.opened()
+            rows = val_rows
             lengths = rows.lengths()
             longest = max(lengths)
             # prediction for step t is output t - 1: only the tails' outputs are kept

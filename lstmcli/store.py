@@ -17,6 +17,9 @@ more than the series in hand (peak memory does not follow the file's size).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +165,17 @@ class StoreWriter:
         self._parts = []
         return SeriesStore(self.ids, indptr, self.n_cols, self.kind, values=values,
                            times=times)
+
+
+def temporary_directory() -> Path:
+    """A new directory for a store that outlives no command (`removed_with`)."""
+    return Path(tempfile.mkdtemp(prefix="lstmcli-store-"))
+
+
+def removed_with(store: SeriesStore, directory: Path) -> SeriesStore:
+    """Remove `directory` when `store` is let go (or at exit)."""
+    weakref.finalize(store, shutil.rmtree, directory, True)
+    return store
 
 
 def store_of(series: list[tuple[str, pd.Index, np.ndarray]], n_cols: int,

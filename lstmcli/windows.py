@@ -16,6 +16,7 @@ valid window; lstmcli keeps it.)
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -101,10 +102,20 @@ def segment_bounds(n_rows: int, n: int) -> tuple[list[tuple[int, int]], int]:
     return [(trimmed + steps * j, trimmed + steps * j + steps + 1) for j in range(n)], trimmed
 
 
+def read_rows(flat: np.ndarray, a: int, b: int) -> np.ndarray:
+    """flat[a:b]; for an np.memmap, read from its file instead (pread): the mapping is never
+    touched, so no page of it stays in the process's memory."""
+    if not isinstance(flat, np.memmap):
+        return flat[a:b]
+    row = flat.shape[1] * flat.dtype.itemsize
+    with open(flat.filename, "rb", buffering=0) as fh:
+        data = os.pread(fh.fileno(), (b - a) * row, a * row)
+    return np.frombuffer(data, dtype=flat.dtype).reshape(b - a, flat.shape[1])
+
+
 class Rows:
     """Rows of different lengths, each a [start, stop) span of one array (the scaled
-    series stacked): in memory, or an np.memmap of a file, which `opened()` maps afresh
-    so that the pages a pass reads are let go with it."""
+    series stacked): in memory, or a file (an np.memmap, read by `read_rows`)."""
 
     def __init__(self, flat: np.ndarray, spans: list[tuple[int, int]]) -> None:
         self.flat, self.spans = flat, spans
@@ -113,8 +124,7 @@ class Rows:
         return len(self.spans)
 
     def __getitem__(self, i: int) -> np.ndarray:
-        a, b = self.spans[i]
-        return self.flat[a:b]
+        return read_rows(self.flat, *self.spans[i])
 
     def lengths(self) -> list[int]:
         return [b - a for a, b in self.spans]
@@ -122,18 +132,11 @@ class Rows:
     def piece(self, i: int, a: int, b: int) -> np.ndarray:
         """Rows a..b-1 of row i."""
         start = self.spans[i][0]
-        return self.flat[start + a:start + b]
-
-    def opened(self) -> Rows:
-        if not isinstance(self.flat, np.memmap):
-            return self
-        flat = np.memmap(self.flat.filename, dtype=self.flat.dtype, mode="r",
-                         shape=self.flat.shape)
-        return Rows(flat, self.spans)
+        return read_rows(self.flat, start + a, start + b)
 
 
-def _opened(rows):
-    return rows.opened() if isinstance(rows, Rows) else rows
+def _piece(rows, i: int, a: int, b: int) -> np.ndarray:
+    return rows.piece(i, a, b) if isinstance(rows, Rows) else rows[i][a:b]
 
 
 def padded_block(rows, lengths: list[int], start: int, stop: int, columns: list[int]
@@ -192,8 +195,8 @@ class ChunkLayout:
         B, C, span = self.batch_size, self.chunk_length, self.span
         g, k = divmod(b, self.chunks)
         lo = k * C  # the batch covers steps [lo, lo + C] of the left-padded rows
-        rows = _opened(self.source)
-        cols = rows[0].shape[1]
+        rows = self.source
+        cols = rows.flat.shape[1] if isinstance(rows, Rows) else rows[0].shape[1]
         full = np.full((B, C + 1, cols), PAD, dtype="float32")
         real = np.zeros((B, C + 1), dtype=bool)
         for j in range(B):
@@ -203,8 +206,7 @@ class ChunkLayout:
             first = span - self.lengths[i]  # where the row's data starts
             a = max(lo, first)
             if a < lo + C + 1:
-                r = rows[i]
-                full[j, a - lo:] = r[a - first:lo + C + 1 - first]
+                full[j, a - lo:] = _piece(rows, i, a - first, lo + C + 1 - first)
                 real[j, a - lo:] = True
         x = full[:, :-1][..., list(self.feature_idx)]
         y = full[:, 1:][..., list(self.target_idx)]

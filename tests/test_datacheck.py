@@ -82,7 +82,8 @@ def test_per_series_ranges_and_series_never_seen():
 
 
 def test_bounds_and_forecasts_stop_at_zero_for_a_series_never_negative():
-    from lstmcli.api import _bounded, _floor
+    from lstmcli.forecasting import _bounded
+    from lstmcli.rundata import _floor
 
     floor = _floor(np.array([[0.0, -1.0], [2.0, 3.0]]))  # target 0 never negative
     p = np.array([[-0.5, -0.5], [1.0, 1.0]])

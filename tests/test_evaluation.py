@@ -28,9 +28,10 @@ def test_backtest_origins_baselines_and_mase(tmp_path, monkeypatch):
     seen_ends = []
     real_train = api.train
 
-    def spy(path, config, **kw):  # what each origin's training could see
-        seen_ends.append(pd.read_csv(path)["date"].iloc[-1])
-        return real_train(path, config, **kw)
+    def spy(frame, config, **kw):  # what each origin's training could see: the series
+        # store cut at the origin (no file is written)
+        seen_ends.append(frame.series[0].ds[-1].strftime("%Y-%m-%d"))
+        return real_train(frame, config, **kw)
 
     monkeypatch.setattr(api, "train", spy)
     scores, results, summary = evaluation.backtest(data, cfg, horizon=5, origins=2)
@@ -126,6 +127,20 @@ def test_interval_offsets_are_normalised_conformal():
     np.testing.assert_allclose(lo, scale * qlo[0])
     np.testing.assert_allclose(hi, scale * qhi[0])
     assert scale[2] == scale[1]  # a smaller far-step error does not narrow the interval
+
+
+@pytest.mark.parametrize("most", [2000, 5])
+def test_calibration_origins_are_every_tail_row_or_evenly_spaced(monkeypatch, most):
+    """The origins are chosen by their place among all tail rows without listing them all
+    (a list of every (series, row) pair cost ~100 bytes a row on a 27 M-row file)."""
+    from lstmcli import intervals
+
+    monkeypatch.setattr(intervals, "MAX_ORIGINS", most)
+    series = [(None, 10, 7, None), (None, 5, 5, None), (None, 12, 3, None)]  # length, train
+    every = [(i, t) for i, (_, n, k, _) in enumerate(series) for t in range(max(k, 4), n)]
+    want = every if len(every) <= most else [
+        every[j] for j in np.linspace(0, len(every) - 1, most).astype(int)]
+    assert intervals._origins(series, look_back=4) == want
 
 
 def test_rollout_intervals_nest_and_widen(tmp_path, cli):
