@@ -127,7 +127,7 @@ def inferred_freq(series_ds: list[pd.Index]) -> str | int | None:
 def check_columns(path, config, run_dir, *, shown=None) -> None:
     """DataError naming the first column the run reads (time, series id, feature or
     target) that the file's header lacks. shown: the file to name (default `path`)."""
-    from lstmcli.data import _col, _cols, read_header
+    from lstmcli.csvfile import _col, _cols, read_header
 
     header = read_header(path)
     path = shown or path
@@ -212,7 +212,7 @@ def range_notes(ranges: dict | None, columns: list[str], rows, *, series_label: 
     ranges None (a run from before lstmcli recorded them): no notes."""
     if not ranges:
         return []
-    from lstmcli.data import _col
+    from lstmcli.csvfile import _col
 
     place = {c: j for j, c in enumerate(columns)}
     known = [(k, c, place[c]) for k, c in enumerate(ranges["columns"]) if c in place]

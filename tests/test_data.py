@@ -98,7 +98,7 @@ def test_bad_input_is_named(tmp_path, text, spec, fragment):
 
 
 def test_chunked_reading_gives_the_same_frame_and_true_line_numbers(tmp_path, monkeypatch):
-    import lstmcli.data as data_mod
+    import lstmcli.csvfile as data_mod
 
     path = long_csv(tmp_path / "l.csv", lengths=(30, 25, 20))
     whole = read_series(path, DataSpec())
@@ -228,7 +228,7 @@ def test_ten_thousand_columns_read_in_seconds(tmp_path, read):
 
 
 def test_the_delimiter_is_sniffed_from_a_bounded_sample(tmp_path):
-    from lstmcli.data import SNIFF_BYTES, _sniff_delimiter
+    from lstmcli.csvfile import SNIFF_BYTES, _sniff_delimiter
 
     n = SNIFF_BYTES // 40  # a header line longer than the sample
     path = tmp_path / "semi.csv"
@@ -242,7 +242,7 @@ def test_the_delimiter_is_sniffed_from_a_bounded_sample(tmp_path):
 
 @READERS
 def test_a_header_line_longer_than_the_bound_is_refused(tmp_path, monkeypatch, read):
-    import lstmcli.data as data_mod
+    import lstmcli.csvfile as data_mod
 
     monkeypatch.setattr(data_mod, "MAX_HEADER_BYTES", 1 << 12)
     path = tmp_path / "one_line.csv"
@@ -297,7 +297,7 @@ def test_line_numbers_count_every_kind_of_line_end(tmp_path, read, ends):
 def test_line_breaks_are_counted_across_blocks():
     import re
 
-    from lstmcli.data import _breaks
+    from lstmcli.csvfile import _breaks
 
     rng = np.random.default_rng(0)
     for _ in range(500):

@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from lstmcli.config import DataSpec
-from lstmcli.data import SERIES_NAME, TIME_NAMES, read_series
+from lstmcli.data import read_series
 from lstmcli.pipeline import stack_series
+from lstmcli.recognition import SERIES_NAME, TIME_NAMES
 from lstmcli.windows import (
     PAD,
     chunk_layout,

@@ -14,8 +14,9 @@ import yaml
 from conftest import TINY, write_yaml
 from lstmcli import timegrid
 from lstmcli.config import DataSpec
-from lstmcli.data import read_series, recognise
+from lstmcli.data import read_series
 from lstmcli.errors import DataError
+from lstmcli.recognition import recognise
 
 
 def _on_disk(path, spec):
