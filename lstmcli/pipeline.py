@@ -22,7 +22,8 @@ def stack_series(lengths: list[int], n_cols: int, rows, directory: Path | None =
                  ) -> tuple[np.ndarray, np.ndarray]:
     """One float32 array of all series' rows (`rows` yields them, of `lengths`) and each
     series' first row in it. With `directory` (a store on disk) the array is a file there,
-    returned as a read-only np.memmap that `window_dataset` maps afresh for each batch."""
+    returned as a read-only np.memmap that is never indexed: its readers (`window_dataset`,
+    `windows.read_rows`) read the file with pread, so no page of it stays mapped."""
     offsets = np.cumsum([0] + list(lengths[:-1])).astype("int64")
     shape = (int(sum(lengths)), n_cols)
     if directory is None:
