@@ -50,6 +50,8 @@ from lstmcli.recognition import (
     recognise,
 )
 from lstmcli.store import Series, SeriesStore
+from lstmcli.store import ints_of as _ints
+from lstmcli.store import kind_of as _kind
 
 DEFAULT_SERIES_ID = "series_0"
 INDEX_TIME_NAME = "t"  # name of the step counter when the file has no time column
@@ -115,17 +117,6 @@ def _fill_missing(values: np.ndarray, policy: str) -> np.ndarray:
     elif policy == "ffill":
         df = df.ffill().bfill()
     return df.to_numpy(dtype="float64")
-
-
-def _kind(ds: pd.Index) -> str:
-    """"M" for time stamps, "i" for step numbers."""
-    return "M" if isinstance(ds, pd.DatetimeIndex) else "i"
-
-
-def _ints(ds: pd.Index) -> np.ndarray:
-    """A time index as int64: nanoseconds for stamps (read_series keeps them in ns)."""
-    return ds.as_unit("ns").asi8 if isinstance(ds, pd.DatetimeIndex) else \
-        ds.to_numpy(dtype="int64")
 
 
 def _infer_freq(ds: pd.Index) -> str | int | None:
@@ -243,7 +234,7 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
     short or irregular for the frequency to be inferred. `store_dir`: keep the series
     store in files there (data.stream) instead of in memory; the same code reads both.
     """
-    from lstmcli.staging import Staging, remove
+    from lstmcli.staging import Staging
 
     path = Path(path)
     header = read_header(path)
@@ -293,8 +284,6 @@ def read_series(path: str | Path, spec: DataSpec, *, fallback_freq: str | int | 
     finally:
         if staging is not None:
             staging.close()
-        if store_dir is not None:
-            remove(store_dir / "staging")
     if spec.future:
         frame = with_future(frame, spec.future)
     return with_calendar(frame, spec.calendar) if spec.calendar else frame

@@ -13,6 +13,7 @@ from lstmcli.data import Frame
 from lstmcli.errors import DataError, ModelError
 from lstmcli.rundata import (
     feedback_order,
+    floor_of,
     future_stamps,
     load_run,
     per_step_model,
@@ -191,7 +192,7 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
     from lstmcli.forecast import PREDICT_BATCH, predict_batches
 
     t0 = time.perf_counter()
-    bundle, frame, checked = load_run(run_dir, data_path, tail=last)
+    bundle, frame, checked_notes = load_run(run_dir, data_path, tail=last)
     w = bundle.config.window
     records: list[dict] = []
     if runs_whole_history(bundle):
@@ -203,7 +204,7 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
         for i, s in enumerate(used):
             steps = bundle.scaler.of(s.id).inverse(out[i, longest - len(s):],
                                                    frame.target_idx)
-            steps = np.maximum(steps, checked.floor(frame, s))
+            steps = np.maximum(steps, floor_of(frame, s))
             if last:
                 records += _rows(frame, s, future_stamps(frame, s, 1), steps[-1:])
             else:  # output t predicts row t + 1
@@ -236,7 +237,7 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
         limits: dict[str, tuple] = {}  # per series: its floor and interval offsets
         for (s, k), p in zip(where, pred, strict=True):  # p: (horizon, targets)
             if s.id not in limits:
-                limits[s.id] = (checked.floor(frame, s), _interval_bands(
+                limits[s.id] = (floor_of(frame, s), _interval_bands(
                     bundle, len(p), len(frame.targets), notes,
                     bundle.scaler.of(s.id).scale[frame.target_idx]))
             p, bands = _bounded(bundle.scaler.of(s.id).inverse(p, frame.target_idx),
@@ -254,7 +255,7 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
     return table, {"command": "predict", "run_dir": str(run_dir), "data": str(data_path),
                    "mode": bundle.config.training.mode, "last": last, "windows": int(n_windows),
                    "rows": int(len(table)), "x_shape": x_shape,
-                   "notes": frame.notes + checked.notes + notes,
+                   "notes": frame.notes + checked_notes + notes,
                    "seconds": round(time.perf_counter() - t0, 3)}
 
 
@@ -272,7 +273,7 @@ def rollout(data_path: str | Path | Frame, run_dir: str | Path, *, horizon: int,
     t0 = time.perf_counter()
     if horizon < 1:
         raise DataError(f"--horizon must be >= 1. Received: {horizon}")
-    bundle, frame, checked = load_run(run_dir, data_path, tail=True, shown=shown)
+    bundle, frame, checked_notes = load_run(run_dir, data_path, tail=True, shown=shown)
     unknown = [f for f in frame.features if f not in frame.targets and f not in frame.derived]
     one_call = (not runs_whole_history(bundle) and not per_step_model(bundle)
                 and horizon <= bundle.config.window.horizon)  # nothing is fed back
@@ -321,7 +322,7 @@ def rollout(data_path: str | Path | Frame, run_dir: str | Path, *, horizon: int,
     records: list[dict] = []
     for s, p in zip(used, pred, strict=True):
         scale = bundle.scaler.of(s.id).scale[frame.target_idx]
-        p, bands = _bounded(p, checked.floor(frame, s), _interval_bands(
+        p, bands = _bounded(p, floor_of(frame, s), _interval_bands(
             bundle, horizon, len(frame.targets), notes, scale))
         records += _rows(frame, s, future_stamps(frame, s, horizon), p, bands=bands)
     table = pd.DataFrame.from_records(records)
@@ -331,5 +332,5 @@ def rollout(data_path: str | Path | Frame, run_dir: str | Path, *, horizon: int,
                    "data": str(shown or data_path),
                    "mode": bundle.config.training.mode, "horizon": horizon,
                    "series": len(used), "rows": int(len(table)), "freq": frame.freq,
-                   "notes": frame.notes + checked.notes + notes,
+                   "notes": frame.notes + checked_notes + notes,
                    "seconds": round(time.perf_counter() - t0, 3)}

@@ -5,7 +5,6 @@ trained on (datacheck.py), and the facts about the run forecasting needs."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,7 @@ def read_data(data_path: str | Path, spec: DataSpec, *, fallback_freq=None) -> F
 
 def load_run(run_dir: str | Path, data_path: str | Path, *, tail: bool = False,
           shown: str | Path | None = None):
-    """The run, the data, and what comparing the data with the run found (`Checked`).
+    """The run, the data, and the notes comparing the data with the run gave.
 
     data_path: a CSV, or a Frame read with the run's data section. tail: only the last
     look_back rows of each series are the forecast's inputs (their value ranges are
@@ -63,22 +62,11 @@ def load_run(run_dir: str | Path, data_path: str | Path, *, tail: bool = False,
         rows = [(s.id, min_max(s.values) if frame.store.on_disk else s.values)
                 for s in frame.series]
         what = "the rows read"
-    checked = _check_data(bundle, frame, name, run_dir, found, rows, what)
-    return bundle, frame, checked
+    return bundle, frame, _check_data(bundle, frame, name, run_dir, found, rows, what)
 
 
-@dataclass
-class Checked:
-    """What comparing a file with the run found (datacheck.py): notes."""
-
-    notes: list[str]
-
-    def floor(self, frame, s) -> np.ndarray:
-        """`_floor` of a series, from all its rows."""
-        return _floor(s.values[:, frame.target_idx])
-
-
-def _check_data(bundle, frame, name, run_dir, found_freq, seen: list, what: str) -> Checked:
+def _check_data(bundle, frame, name, run_dir, found_freq, seen: list, what: str
+                ) -> list[str]:
     """Compare the data with the run (datacheck.py): its frequency (an error), series a
     per-series scaled run never saw (a note; they get scalers of their own rows), values
     far outside the training range in the rows `seen` ((series id, rows or (min, max))
@@ -98,7 +86,7 @@ def _check_data(bundle, frame, name, run_dir, found_freq, seen: list, what: str)
     reason = no_intervals(bundle.config, bundle.meta)
     if reason:
         notes.append(f"no prediction intervals: {reason}")
-    return Checked(notes=notes)
+    return notes
 
 
 def no_intervals(config: Config, meta: dict | None = None) -> str | None:
@@ -167,6 +155,11 @@ def _floor(history: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         never_negative = np.nanmin(history, axis=0) >= 0
     return np.where(never_negative, 0.0, -np.inf)
+
+
+def floor_of(frame: Frame, s) -> np.ndarray:
+    """`_floor` of a series, from all its rows."""
+    return _floor(s.values[:, frame.target_idx])
 
 
 def runs_whole_history(bundle) -> bool:

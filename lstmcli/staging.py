@@ -141,13 +141,11 @@ class Staging:
                 np.arange(a, b, dtype="int64"))
 
     def close(self) -> None:
-        """Delete the files (the store keeps its own)."""
+        """Delete the staging directory (the store keeps its own files)."""
         if self.directory is not None:
             for fh in self._fh.values():
                 fh.close()
-            for name in ("raw_values", "raw_times", "raw_codes", "grouped_values",
-                         "grouped_times", "grouped_rows"):
-                (self.directory / name).unlink(missing_ok=True)
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _read(path: Path, dtype: str, a: int, k: int, width: int) -> np.ndarray:
@@ -155,6 +153,3 @@ def _read(path: Path, dtype: str, a: int, k: int, width: int) -> np.ndarray:
     out = np.fromfile(path, dtype=dtype, count=k * width, offset=a * item)
     return out.reshape(k, width) if width > 1 or dtype == "float64" else out
 
-
-def remove(directory: Path) -> None:
-    shutil.rmtree(directory, ignore_errors=True)

@@ -115,10 +115,15 @@ class Series:
         return f"Series({self.id!r}, {len(self)} rows)"
 
 
-def _stamps(ds: pd.Index) -> tuple[np.ndarray, str]:
-    if isinstance(ds, pd.DatetimeIndex):
-        return ds.as_unit("ns").asi8, "M"
-    return np.asarray(ds, dtype="int64"), "i"
+def kind_of(ds: pd.Index) -> str:
+    """"M" for time stamps, "i" for step numbers."""
+    return "M" if isinstance(ds, pd.DatetimeIndex) else "i"
+
+
+def ints_of(ds: pd.Index) -> np.ndarray:
+    """A time index as int64: nanoseconds for stamps, else the step numbers."""
+    return ds.as_unit("ns").asi8 if isinstance(ds, pd.DatetimeIndex) else \
+        np.asarray(ds, dtype="int64")
 
 
 class StoreWriter:
@@ -137,7 +142,7 @@ class StoreWriter:
             self._files = ((directory / VALUES).open("wb"), (directory / TIMES).open("wb"))
 
     def add(self, sid: str, ds: pd.Index, values: np.ndarray) -> None:
-        times, self.kind = _stamps(ds)
+        times, self.kind = ints_of(ds), kind_of(ds)
         values = np.asarray(values, dtype="float64").reshape(len(times), self.n_cols)
         self.ids.append(str(sid))
         self.lengths.append(len(times))

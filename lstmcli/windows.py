@@ -136,21 +136,21 @@ class Rows:
 
 
 def _piece(rows, i: int, a: int, b: int) -> np.ndarray:
-    return rows.piece(i, a, b) if isinstance(rows, Rows) else rows[i][a:b]
+    return rows.piece(i, a, b) if hasattr(rows, "piece") else rows[i][a:b]
 
 
 def padded_block(rows, lengths: list[int], start: int, stop: int, columns: list[int]
                  ) -> np.ndarray:
     """Steps start..stop-1 of `left_pad`'s result for rows of these lengths, without
-    building the rest: (rows, stop - start, len(columns)). rows: anything with
-    `piece(i, a, b)` (`Rows`, or a frame's scaled series)."""
+    building the rest: (rows, stop - start, len(columns)). rows: a list of arrays, or
+    anything with `piece(i, a, b)` (`Rows`, or a frame's scaled series)."""
     longest = max(lengths)
     out = np.full((len(lengths), stop - start, len(columns)), PAD, dtype="float32")
     for i, n in enumerate(lengths):
         first = longest - n  # where row i's data starts
         a = max(start, first)
         if a < stop:
-            out[i, a - start:] = rows.piece(i, a - first, stop - first)[:, columns]
+            out[i, a - start:] = _piece(rows, i, a - first, stop - first)[:, columns]
     return out
 
 
@@ -249,10 +249,11 @@ def chunk_layout(rows, *, batch_size: int, chunk_length: int,
 
 
 def left_pad(rows: list[np.ndarray], n_rows: int | None = None) -> np.ndarray:
-    """Stack rows of different lengths, right-aligned, with PAD in front: (n_rows, longest, F)."""
-    n_rows = n_rows or len(rows)
-    longest = max(len(r) for r in rows)
-    out = np.full((n_rows, longest, rows[0].shape[1]), PAD, dtype="float32")
-    for i, r in enumerate(rows):
-        out[i, longest - len(r):] = r
+    """Stack rows of different lengths, right-aligned, with PAD in front: (n_rows, longest, F);
+    rows beyond len(rows) are all PAD."""
+    lengths = [len(r) for r in rows]
+    out = padded_block(rows, lengths, 0, max(lengths), list(range(rows[0].shape[1])))
+    extra = (n_rows or len(rows)) - len(rows)
+    if extra:
+        out = np.concatenate([out, np.full((extra, *out.shape[1:]), PAD, dtype="float32")])
     return out
