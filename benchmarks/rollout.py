@@ -34,7 +34,7 @@ LOOK_BACK, H, SLOW_STEPS = 24, 200, 40
 
 def build(batch: int | None = None):
     from lstmcli.config import config_from_dict
-    from lstmcli.topology import build_model
+    from lstmcli.models.topology import build_model
 
     cfg = config_from_dict({"window": {"look_back": LOOK_BACK},
                             "model": {"topology": "many_to_many" if batch else "many_to_one",
@@ -50,8 +50,8 @@ def loop(step, x, steps):
 
 
 def part1(repeats: int) -> None:
-    from lstmcli.forecast import stateful_rollout, window_rollout
-    from lstmcli.topology import reset_states
+    from lstmcli.forecast.loops import stateful_rollout, window_rollout
+    from lstmcli.models.topology import reset_states
 
     model = build()
     print(f"{'N':>5s} {'(a) predict':>12s} {'(b) call':>10s} {'(c) lstmcli':>12s} "

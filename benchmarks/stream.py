@@ -9,8 +9,8 @@ series' rows together) of --gb and 2 x --gb in a temporary folder (or under --di
 afterwards. Then runs each step as its own process under GNU time, so that every peak RSS
 is that process's own:
 
-  baseline   python importing keras (TensorFlow) and lstmcli.data: the floor of training;
-             python importing lstmcli.data (pandas): the floor of read_series
+  baseline   python importing keras (TensorFlow) and lstmcli.data.read: the floor of training;
+             python importing lstmcli.data.read (pandas): the floor of read_series
   stream     read_series into a store on disk (data.stream), split_windows (the scaler and
              the scaled float32 copy the windows are cut from) and two epochs of an LSTM(8),
              look_back 24, stride 997, batch 256; at both sizes.
@@ -115,11 +115,11 @@ def _peak_mib() -> float:
 def child_stream(path: str) -> dict:
     """read_series into a store on disk (data.stream) + split_windows (scaler, the scaled
     float32 copy) + two epochs, each timed, with the peak RSS after each."""
-    from lstmcli.backend import import_keras
-    from lstmcli.data import read_series
-    from lstmcli.layouts import resolved, split_windows
-    from lstmcli.topology import build_model
-    from lstmcli.train import fit, seed_everything
+    from lstmcli.data.read import read_series
+    from lstmcli.models.backend import import_keras
+    from lstmcli.models.topology import build_model
+    from lstmcli.training.fit import fit, seed_everything
+    from lstmcli.training.layouts import resolved, split_windows
 
     import_keras()
     out = {"peak_after_import": _peak_mib()}
@@ -151,7 +151,7 @@ def child_stream(path: str) -> dict:
 
 def child_in_memory(path: str) -> dict:
     from lstmcli.config import DataSpec
-    from lstmcli.data import read_series
+    from lstmcli.data.read import read_series
 
     t0 = time.perf_counter()
     frame = read_series(path, DataSpec())
@@ -215,10 +215,10 @@ def stateless_report(args, tmp: Path, files: list) -> None:
           f"medians of {args.repeats}")
     table = []
     runs = [_child(["baseline", "-"]) for _ in range(args.repeats)]
-    table.append(("baseline: import keras + lstmcli.data", None, runs))
+    table.append(("baseline: import keras + lstmcli.data.read", None, runs))
     base = median([r[1] for r in runs])
     runs = [_child(["baseline_data", "-"]) for _ in range(args.repeats)]
-    table.append(("baseline: import lstmcli.data (pandas)", None, runs))
+    table.append(("baseline: import lstmcli.data.read (pandas)", None, runs))
     data_base = median([r[1] for r in runs])
     details = []
     for path, mb in files:
@@ -275,13 +275,13 @@ def main() -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         kind, path = args.child[0], args.child[1]
         if kind == "baseline":
-            import lstmcli.data  # noqa: F401
-            from lstmcli.backend import import_keras
+            import lstmcli.data.read  # noqa: F401
+            from lstmcli.models.backend import import_keras
 
             import_keras()
             res = {}
         elif kind == "baseline_data":
-            import lstmcli.data  # noqa: F401
+            import lstmcli.data.read  # noqa: F401
 
             res = {}
         elif kind == "stream":

@@ -54,10 +54,10 @@ def lstmcli_fit(series: np.ndarray, epochs: int) -> tuple[list[float], int]:
 
     from lstmcli.api import split_windows
     from lstmcli.config import config_from_dict
-    from lstmcli.data import Frame
-    from lstmcli.store import store_of
-    from lstmcli.topology import build_model
-    from lstmcli.train import fit, seed_everything
+    from lstmcli.data.read import Frame
+    from lstmcli.data.store import store_of
+    from lstmcli.models.topology import build_model
+    from lstmcli.training.fit import fit, seed_everything
 
     cfg = config_from_dict({"data": {"scaling": "none"}, "window": {"look_back": LOOK_BACK},
                             "model": {"layers": [{"units": 32}]},

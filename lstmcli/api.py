@@ -18,13 +18,13 @@ TensorFlow is imported only by the functions that need it. The work is done in:
     evaluation.py   backtest, evaluate
 """
 
-from lstmcli.describe import describe_config
-from lstmcli.forecasting import predict, rollout
-from lstmcli.layouts import first_inputs, sequence_layout, split_windows, stateful_layout
+from lstmcli.forecast.predict import predict, rollout
+from lstmcli.models.describe import describe_config
 from lstmcli.options import DATA_OPTIONS, options_spec, with_options
-from lstmcli.rundata import feedback_order, no_intervals, read_data, read_future
-from lstmcli.training import check_writable_run, train
-from lstmcli.windowset import WindowSet, make_window_set, save_window_set
+from lstmcli.runs.rundata import feedback_order, no_intervals, read_data, read_future
+from lstmcli.training.layouts import first_inputs, sequence_layout, split_windows, stateful_layout
+from lstmcli.training.train import check_writable_run, train
+from lstmcli.training.windowset import WindowSet, make_window_set, save_window_set
 
 __all__ = [
     "DATA_OPTIONS", "WindowSet", "check_writable_run", "describe_config", "feedback_order",

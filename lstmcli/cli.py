@@ -142,7 +142,7 @@ def _command(func=None, *, name: str | None = None):
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except OSError as exc:  # a file the system refused: its path and the cause in words
-            from lstmcli.outputs import os_reason
+            from lstmcli.runs.outputs import os_reason
 
             if kwargs.get("debug"):
                 traceback.print_exc()
@@ -192,8 +192,8 @@ def _terminate_as_interrupt():
 
 def _check_outputs(kwargs: dict, command: str) -> None:
     """Before any work: every output may be written and is none of the command's inputs
-    (lstmcli/outputs.py holds the policy)."""
-    from lstmcli.outputs import plan
+    (lstmcli/runs/outputs.py holds the policy)."""
+    from lstmcli.runs.outputs import plan
 
     is_train = command == "train"
     table_on_stdout = command in ("predict", "rollout")  # their table goes to stdout
@@ -215,7 +215,7 @@ def _output_lock(path: Path | None, *, wait: bool, out: Output):
     """Hold the advisory lock on an output file for the whole command (see locks.py)."""
     if path is None or str(path) == "-":
         return contextlib.nullcontext()
-    from lstmcli.locks import hold
+    from lstmcli.runs.locks import hold
 
     return hold(path, wait=wait, on_wait=out.note)
 
@@ -246,7 +246,7 @@ def _records(table) -> list[dict]:
 
 def _emit_table(out: Output, table, summary: dict, dest: Path | None) -> None:
     """Write a result table: to `dest`, or to stdout as CSV, or inside the JSON summary."""
-    from lstmcli.files import write_atomic
+    from lstmcli.runs.files import write_atomic
 
     if dest is not None and str(dest) != "-":
         with write_atomic(dest) as fh:
@@ -481,8 +481,8 @@ def rollout(
                                  on_frame=history.append if plot is not None else None)
     if plot is not None:
         out.status(f"drawing {plot.name}…")
-        from lstmcli.bundle import read_meta
         from lstmcli.plots import rollout_plot, save
+        from lstmcli.runs.bundle import read_meta
 
         meta = read_meta(model)[1]
         drawn = rollout_plot(history[0], table, horizon=horizon, series=wanted,
@@ -512,7 +512,7 @@ def _scored(out: Output, scores, results, summary: dict, *, dest: Path | None,
             plot: Path | None, series: list[str] | None = None,
             calibrated: int | None = None) -> None:
     """backtest / evaluate: the table on stderr (or JSON), the scores CSV, the plot."""
-    from lstmcli.evaluation import write_scores
+    from lstmcli.evaluation.backtest import write_scores
     from lstmcli.render import scores_table
 
     drawn = None
@@ -587,7 +587,7 @@ def backtest(
     """
     from lstmcli import api
     from lstmcli.config import load_config
-    from lstmcli.evaluation import backtest as run_backtest
+    from lstmcli.evaluation.backtest import backtest as run_backtest
 
     cfg = load_config(config) if config is not None else None
     _require_file(data, "data file")
@@ -595,7 +595,7 @@ def backtest(
                             missing=missing)
     wanted = _plot_series(plot, plot_series)
     if wanted:  # an unknown ID is said before the trainings, not after them
-        from lstmcli.data import read_series
+        from lstmcli.data.read import read_series
         from lstmcli.plots import choose
 
         out.status(f"reading {data.name}…")
@@ -642,7 +642,7 @@ def evaluate(
     Example:
         lstmcli evaluate held_out.csv -m runs/air -H 12 --plot eval.png
     """
-    from lstmcli.evaluation import evaluate as run_evaluate
+    from lstmcli.evaluation.backtest import evaluate as run_evaluate
 
     _require_file(data, "data file")
     wanted = _plot_series(plot, plot_series)
@@ -650,7 +650,7 @@ def evaluate(
     scores, results, summary = run_evaluate(data, model, horizon=horizon)
     calibrated = None
     if plot is not None:  # the steps with calibrated intervals are marked
-        from lstmcli.bundle import read_meta
+        from lstmcli.runs.bundle import read_meta
 
         calibrated = (read_meta(model)[1].get("intervals") or {}).get("horizon")
     _scored(out, scores, results, summary, dest=out_path, plot=plot, series=wanted,

@@ -83,7 +83,7 @@ def _freq(value: str | None) -> str | None:
     time column needs is checked when the data is read), refused before any data is read."""
     if value is None:
         return None
-    from lstmcli import timegrid  # pandas: only when a frequency is given (not for --help)
+    from lstmcli.data import timegrid  # pandas: only when a frequency is given (not for --help)
 
     if timegrid.given(value, "i") is None and timegrid.given(value, "M") is None:
         raise PydanticCustomError("freq", "not a pandas frequency alias such as D, h, 15min, "

@@ -85,7 +85,7 @@ class Output:
         if self.log_path is None or self._log is not None:
             return
         from lstmcli.errors import UsageError
-        from lstmcli.outputs import os_reason
+        from lstmcli.runs.outputs import os_reason
 
         try:
             self._log = open(self.log_path, "a", buffering=1, encoding="utf-8",  # noqa: SIM115
@@ -112,7 +112,7 @@ class Output:
             self._log.write(f"{stamp} lstmcli {self.command}[{os.getpid()}] {line}\n")
             return
         except OSError as exc:
-            from lstmcli.outputs import os_reason
+            from lstmcli.runs.outputs import os_reason
 
             self._log_failed = os_reason(exc)
         with contextlib.suppress(OSError):

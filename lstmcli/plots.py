@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from lstmcli.errors import DataError
-from lstmcli.files import write_atomic
+from lstmcli.runs.files import write_atomic
 
 MAX_PANELS = 4  # series drawn when --plot-series does not choose
 ALPHAS = {80: 0.32, 95: 0.16}  # the inner band darker
@@ -182,8 +182,8 @@ def rollout_plot(frame, table: pd.DataFrame, *, horizon: int, series: list[str] 
                  calibrated: int | None = None) -> Plot:
     """`rollout --plot`: for each chosen series and every target, the history's tail, the
     forecast and its prediction intervals. calibrated: the run's calibrated interval steps."""
-    from lstmcli.data import INDEX_TIME_NAME
-    from lstmcli.intervals import LEVELS
+    from lstmcli.data.read import INDEX_TIME_NAME
+    from lstmcli.forecast.intervals import LEVELS
 
     groups = ({frame.series[0].id: table} if frame.series_col is None else
               {str(i): g for i, g in table.groupby(frame.series_col, sort=False)})
@@ -214,7 +214,7 @@ def results_plot(results, *, title: str, targets: list[str], source: str,
     """backtest / evaluate --plot: the last origin of each chosen series, every target
     (history tail, truth, the model and the baselines, the model's intervals). source: the
     data file, for the error an unknown --plot-series gets."""
-    from lstmcli.data import DEFAULT_SERIES_ID
+    from lstmcli.data.read import DEFAULT_SERIES_ID
 
     last = {r.series: r for r in results}  # the last origin of each series
     chosen, notes = choose(list(last), series, source=source)

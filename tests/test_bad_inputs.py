@@ -77,14 +77,14 @@ def _break(run: Path, how: str) -> None:
     elif how == "empty_model":
         (run / "model.keras").write_bytes(b"")
     elif how == "two_feature_model":  # a model.keras from a run on other data
-        from lstmcli.backend import import_keras
+        from lstmcli.models.backend import import_keras
 
         keras = import_keras()
         inp = keras.Input((4, 2))
         keras.Model(inp, keras.layers.Dense(1)(keras.layers.LSTM(2)(inp))).save(
             run / "model.keras")
     elif how == "lambda_model":  # a model file that carries code: safe loading refuses it
-        from lstmcli.backend import import_keras
+        from lstmcli.models.backend import import_keras
 
         keras = import_keras()
         inp = keras.Input((4, 1))
@@ -108,7 +108,7 @@ def _break(run: Path, how: str) -> None:
     elif how == "binary_json":
         (run / "bundle.json").write_bytes(b"\xff\xfe\x00{}")
     elif how in models:  # a model.keras from another run: other shapes than bundle.json's
-        from lstmcli.backend import import_keras
+        from lstmcli.models.backend import import_keras
 
         keras = import_keras()
         steps, features, units, out_shape, sequences = models[how]

@@ -102,7 +102,7 @@ def test_same_seed_same_weights_and_forecasts(cli, tmp_path, trained):
     b = pd.read_csv(tmp_path / "b" / "history.csv")["loss"]
     assert a.tolist() == b.tolist()
     assert forecasts[0] == forecasts[1]  # bit-identical text
-    from lstmcli.bundle import load_bundle
+    from lstmcli.runs.bundle import load_bundle
 
     wa, wb = (load_bundle(tmp_path / n).model.get_weights() for n in ("a", "b"))
     for x, y in zip(wa, wb, strict=True):  # (the .h5 bytes differ in Keras's name counters
@@ -150,13 +150,13 @@ def test_predict_json_without_out_keeps_rows_inside(cli, trained):
 def test_saved_run_predicts_what_the_trained_model_predicted(tmp_path, trained):
     """Train in-process, predict, save, load, predict again: identical numbers."""
     from lstmcli.api import split_windows
-    from lstmcli.bundle import load_bundle, save_bundle
     from lstmcli.config import load_config
-    from lstmcli.data import read_series
-    from lstmcli.forecast import predict_batches
-    from lstmcli.topology import build_model
-    from lstmcli.train import fit, seed_everything
-    from lstmcli.windows import make_windows
+    from lstmcli.data.read import read_series
+    from lstmcli.forecast.loops import predict_batches
+    from lstmcli.models.topology import build_model
+    from lstmcli.runs.bundle import load_bundle, save_bundle
+    from lstmcli.training.fit import fit, seed_everything
+    from lstmcli.training.windows import make_windows
 
     cfg = load_config(trained["config"])
     frame = read_series(trained["data"], cfg.data)
@@ -188,7 +188,7 @@ def test_rollout_continues_the_frequency(cli, trained, tmp_path):
 def test_rollout_feeds_predictions_back(trained):
     """Reference: one step at a time, appending each prediction to the window by hand."""
     from lstmcli.api import rollout
-    from lstmcli.bundle import load_bundle
+    from lstmcli.runs.bundle import load_bundle
 
     table, _ = rollout(trained["data"], trained["run"], horizon=4)
     bundle = load_bundle(trained["run"])

@@ -12,10 +12,10 @@ import yaml
 from conftest import TINY, long_csv, wide_csv, write_yaml
 from lstmcli import api
 from lstmcli.config import config_from_dict
-from lstmcli.data import read_series
-from lstmcli.defaults import picked
+from lstmcli.data.read import read_series
 from lstmcli.errors import BundleError, ConfigError
-from lstmcli.layouts import resolved, reusable
+from lstmcli.evaluation.defaults import picked
+from lstmcli.training.layouts import resolved, reusable
 
 AIRLINE = Path(__file__).resolve().parent.parent / "sample_data" / "airline_passengers.csv"
 

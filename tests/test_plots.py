@@ -11,7 +11,7 @@ import pytest
 
 from lstmcli import plots
 from lstmcli.errors import DataError
-from lstmcli.evaluation import Forecasts
+from lstmcli.evaluation.backtest import Forecasts
 
 H = 6
 
@@ -138,8 +138,8 @@ def test_rollout_plot_and_cli(cli, trained, tmp_path):
     """The CLI draws through the same functions; it says where the PNG went and which
     series it drew; --plot-series needs --plot and names existing series."""
     from lstmcli import api
-    from lstmcli.bundle import read_meta
-    from lstmcli.data import read_series
+    from lstmcli.data.read import read_series
+    from lstmcli.runs.bundle import read_meta
 
     table, _ = api.rollout(trained["data"], trained["run"], horizon=12)
     config, meta = read_meta(trained["run"])

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from lstmcli.config import DataSpec
-from lstmcli.data import read_series
-from lstmcli.pipeline import stack_series
-from lstmcli.recognition import SERIES_NAME, TIME_NAMES
-from lstmcli.windows import (
+from lstmcli.data.read import read_series
+from lstmcli.data.recognition import SERIES_NAME, TIME_NAMES
+from lstmcli.training.pipeline import stack_series
+from lstmcli.training.windows import (
     PAD,
     chunk_layout,
     input_windows,

@@ -1,0 +1,1 @@
+"""Scoring: backtests, metrics and baselines, the automatic config."""

@@ -1,0 +1,116 @@
+"""A config picked from the data, for `lstmcli train DATA.csv --out RUN_DIR` (and `backtest`)
+without --config. Measured choices, with the figures, in docs/accuracy.md:
+
+- horizon H: the one asked for (`train --horizon`, `backtest -H`), else `default_horizon`
+  (halved while the series are too short for it); the model emits all H steps from one
+  window (a direct head) and `rollout` uses it in one call, in blocks of H beyond it;
+- look_back: 2 H or two seasons, whichever is longer, bounded by the series' lengths;
+- scale-free: each series divided by its own mean absolute value (per series, no shift, so a
+  positive series stays positive), each window divided again by its own level inside the
+  model, and changes learnt from the window's last value (model.residual: last_value);
+- with several series, the head reads the LSTM's output and the whole window
+  (model.linear_skip): a linear autoregression beside the LSTM;
+- validation on the last H steps of each series (the forecast the user asks for; with few
+  series, at least a fifth of the shortest, for enough validation windows);
+- one LSTM(64), MAE loss, batch 256, Adam at 0.003, early stopping (patience 10), then
+  trained again on every row for the best epoch count (training.refit); the median of
+  three of them (seeds) up to ENSEMBLE_WINDOWS training windows;
+- calendar features only for a single series (across many series the month pattern is in
+  the window: two seasons of it).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from lstmcli.config import Config, DataSpec, config_from_dict
+from lstmcli.data.read import Frame, read_series, with_calendar
+from lstmcli.evaluation import metrics
+
+CALENDAR = {1: [], 4: ["month"], 5: ["dayofweek"], 7: ["dayofweek"], 12: ["month"],
+            24: ["hour", "dayofweek"], 52: ["weekofyear"]}
+MANY = 20  # series from which the validation tail is exactly H steps
+# Up to this many training windows, three members (the median of three seeds): on Tourism
+# monthly MASE 1.588 -> 1.545 for three times the training time (docs/accuracy.md); beyond
+# it one model, to keep large collections' training time in bounds.
+ENSEMBLE_WINDOWS = 30_000
+
+
+def default_horizon(season: int) -> int:
+    """Two seasons (monthly 24, quarterly 8, daily 14, hourly 48), a quarter of a year for
+    weekly data (13), 6 steps without a season."""
+    return 13 if season == 52 else 2 * season if season > 1 else 6
+
+
+def _tail(h: int, lengths: list[int]) -> int:
+    """Validation steps at the end of each series: H, or with few series at least a fifth
+    of the shortest (for more than one validation window)."""
+    return h if len(lengths) >= MANY else max(h, math.ceil(0.2 * lengths[0]))
+
+
+def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "train"
+                ) -> tuple[Config, list[str]]:
+    """The config for this data, and the note saying what was picked; command: `train`
+    (which saves it in the run directory) or `backtest` (which trains it at each origin)."""
+    season = metrics.season_length(frame.freq)
+    lengths = sorted(len(s) for s in frame.series)
+    median = lengths[len(lengths) // 2]
+    asked = horizon or default_horizon(season)
+    h = asked
+    while h > 1 and median - _tail(h, lengths) - h < max(4, season):
+        h = math.ceil(h / 2)  # series too short for this head: rollout goes on in blocks
+    tail = _tail(h, lengths)
+    # long enough to see the cycle and the horizon, short enough that the median series
+    # keeps training windows after its validation tail
+    look_back = max(2 * h, 2 * season if season > 1 else 4)
+    look_back = max(2, min(look_back, 96, median - tail - h))
+    windows = sum(max(0, n - tail - look_back - h + 1) for n in lengths)
+    members = 3 if windows <= ENSEMBLE_WINDOWS else 1
+    calendar = (CALENDAR.get(season, []) if len(lengths) == 1 and frame.time_col is not None
+                and not isinstance(frame.freq, int) else [])
+    doc = {
+        "data": {"calendar": calendar, "scaling": "mean",
+                 "scale_per_series": frame.is_long and len(lengths) > 1},
+        "window": {"look_back": look_back, "horizon": h},
+        # the linear skip was measured on collections; on one series (CO2) it overfits
+        "model": {"layers": [{"units": 64}], "residual": "last_value", "normalize": "window",
+                  "linear_skip": len(lengths) > 1},
+        "training": {"epochs": 100, "batch_size": 256, "loss": "mae", "validation": tail,
+                     "optimizer": {"learning_rate": 0.003},
+                     "early_stopping": {"patience": 10}, "interval_steps": h,
+                     "ensemble": members, "refit": True},
+    }
+    config = config_from_dict(doc, source="automatic config")
+    model = ("the median of 3 LSTM(64)s" if members > 1 else "one LSTM(64)") + (
+        " with a linear skip from the window" if len(lengths) > 1 else "")
+    said = ("" if h == asked and horizon else
+            " (the default for this frequency; set --horizon)" if h == asked else
+            f" (of the {asked} asked: the series are short; rollout goes on in blocks)")
+    notes = [f"no --config: picked horizon {h}{said}"
+             f", look_back {look_back} (season length {season}), each series and window "
+             f"scaled by its own level, {model} forecasting the horizon at once, validation "
+             f"on the last {tail} steps of each series, early stopping (patience 10), then "
+             "trained again on every row for the best epoch count; "
+             + ("the config is saved as RUN_DIR/config.yaml to edit and reuse"
+                if command == "train" else "trained at each origin; `lstmcli train DATA.csv "
+                f"-o RUN_DIR{f' --horizon {horizon}' if horizon else ''}` picks the same "
+                "and saves it as RUN_DIR/config.yaml")]
+    return config, notes
+
+
+def picked(data_path: str | Path, horizon: int | None = None, spec: DataSpec | None = None,
+           *, command: str = "train") -> tuple[Config, Frame, list[str]]:
+    """Read the CSV once: the automatic config, the frame as that config reads it (with its
+    calendar columns), and the note saying what was picked. spec: data keys given on the
+    command line (--target, --time-col, ...): the data is read with them and they are kept
+    in the config."""
+    spec = spec or DataSpec()
+    frame = read_series(data_path, spec)
+    config, notes = auto_config(frame, horizon, command=command)
+    given = spec.model_dump(exclude_unset=True)
+    if given:
+        config = config.model_copy(update={"data": config.data.model_copy(update=given)})
+    if config.data.calendar:
+        frame = with_calendar(frame, config.data.calendar)
+    return config, frame, notes

@@ -1,0 +1,141 @@
+"""Prediction intervals: split-conformal, from rollouts over the validation tail.
+
+After training, the model rolls out from every origin in each series' validation tail (rows
+it did not fit; early stopping did look at their loss), and the errors y − ŷ of each
+horizon step are collected over all those origins, each in its series' own units (divided
+by the series' scaler scale, so series of any level pool on one footing). Each error is
+divided by its step's scale s_h (the mean absolute error of step h, made non-decreasing in
+h); the conformal order statistics q_lo, q_hi of all these normalised errors
+(`metrics.interval_from_residuals`) give the interval [ŷ + s_h·q_lo, ŷ + s_h·q_hi] for
+step h. Pooling the steps this way keeps far steps (seen from few origins) from getting
+intervals built on one or two errors. Stored in bundle.json; `rollout` and `predict` add
+the columns `<target>_lo_<L>` / `<target>_hi_<L>` (columns.py).
+
+Widths grow with h because the errors of far steps are larger: no distribution is assumed.
+Calibrated for `horizon` steps (at most the longest validation tail), from at most
+MAX_ORIGINS origins; steps beyond extend the last calibrated width by √(h / N), and rollout
+says so.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+import numpy as np
+
+from lstmcli.evaluation import metrics
+
+LEVELS = (80, 95)
+METHOD = "split-conformal on rollouts from origins in the validation tails"
+MAX_ORIGINS = 2000  # evenly spaced when the tails hold more
+
+
+def calibrate(model, series: list[tuple], *, feature_idx: list[int], target_idx: list[int],
+              feedback: list[int], look_back: int, per_step: bool, horizon: int
+              ) -> dict | None:
+    """Interval offsets for steps 1..horizon, from (rows(a, b) -> its rows a..b-1 in
+    original units, its length, its training rows, its scaler) of each series: only the
+    rows the origins need are read, one series at a time. feedback: as for
+    `forecast.window_rollout` (-1: a calendar feature, read from the known rows). None when
+    there is nothing to calibrate on (no validation tail, or inputs that rollout could not
+    feed: past covariates)."""
+    from lstmcli.forecast.loops import window_rollout
+
+    fed = {feature_idx[j] for j, i in enumerate(feedback) if i >= 0}
+    if fed != set(target_idx):
+        return None
+    horizon = min(horizon, max((length - n for _, length, n, _ in series), default=0))
+    places = _origins(series, look_back)
+    if horizon == 0 or not places:
+        return None
+    windows, truths, known = [], [], []
+    steps = horizon + (1 if per_step else int(model.outputs[0].shape[1]))  # whole calls
+    for i, group in groupby(places, key=lambda place: place[0]):  # series by series
+        rows, length, _, scaler = series[i]
+        ts = [t for _, t in group]
+        lo, hi = ts[0] - look_back, min(length, ts[-1] + steps)
+        values = np.asarray(rows(lo, hi))
+        scaled = scaler.transform(values)[:, feature_idx].astype("float32")
+        for t in ts:
+            windows.append(scaled[t - lo - look_back:t - lo])
+            truth = np.full((horizon, len(target_idx)), np.nan)
+            part = values[t - lo:t - lo + horizon][:, target_idx]
+            truth[:len(part)] = part
+            truths.append(truth)
+            future = np.zeros((steps, len(feature_idx)), dtype="float32")
+            ahead = scaled[t - lo:t - lo + steps]  # calendar features inside the series
+            future[:len(ahead)] = ahead
+            known.append(future)
+    pred = window_rollout(model, np.stack(windows), horizon=horizon, feedback=feedback,
+                          per_step=per_step, exo=np.stack(known))
+    pred = np.stack([series[i][3].inverse(p, target_idx)
+                     for (i, _), p in zip(places, pred, strict=True)])
+    # in each series' own units (its scaler's scale): series of different levels pool their
+    # errors on one footing, and rollout multiplies the offsets back per series
+    units = np.stack([series[i][3].scale[target_idx] for i, _ in places])[:, None, :]
+    errors = (np.stack(truths) - pred) / units  # (origins, horizon, targets); NaN past ends
+    out = {"method": METHOD, "levels": list(LEVELS), "horizon": horizon,
+           "origins": len(windows), "units": "scaled", "lo": {}, "hi": {}}
+    for level in LEVELS:
+        lo, hi = zip(*(_offsets(errors[:, :, k], level / 100) for k in range(len(target_idx))),
+                     strict=True)
+        out["lo"][str(level)] = _listed(np.stack(lo, axis=1))  # (horizon, targets)
+        out["hi"][str(level)] = _listed(np.stack(hi, axis=1))
+    return out
+
+
+def _origins(series: list[tuple], look_back: int) -> list[tuple[int, int]]:
+    """(series, row) of each origin: every row of the validation tails, or MAX_ORIGINS
+    of them evenly spaced (chosen by their place among all, never listed all)."""
+    first = [max(n_train, look_back) for _, _, n_train, _ in series]
+    counts = np.array([max(0, length - f) for (_, length, _, _), f in zip(series, first,
+                                                                          strict=True)])
+    total = int(counts.sum())
+    chosen = (np.arange(total) if total <= MAX_ORIGINS
+              else np.linspace(0, total - 1, MAX_ORIGINS).astype(int))
+    ends = np.cumsum(counts)
+    which = np.searchsorted(ends, chosen, side="right")
+    return [(int(i), first[i] + int(k - (ends[i] - counts[i])))
+            for i, k in zip(which, chosen, strict=True)]
+
+
+def _offsets(errors: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised conformal offsets for one target: errors (origins, horizon).
+
+    Far steps have few errors (an origin near a series' end sees few steps after it), so
+    the steps are pooled: each error is divided by its step's scale (mean absolute error,
+    made non-decreasing in h), the conformal quantiles are taken over all of them, and
+    scaled back per step.
+    """
+    with np.errstate(all="ignore"):
+        scale = np.fmax.accumulate(np.nanmean(np.abs(errors), axis=0))
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
+    z = (errors / scale).reshape(-1, 1)
+    lo_q, hi_q = metrics.interval_from_residuals(z[np.isfinite(z)].reshape(-1, 1), level)
+    return scale * lo_q[0], scale * hi_q[0]
+
+
+def _listed(a: np.ndarray) -> list:
+    return [[None if not np.isfinite(v) else float(v) for v in row] for row in a]
+
+
+def bands(intervals: dict, horizon: int, n_targets: int, scale: np.ndarray | None = None
+          ) -> dict[int, tuple[np.ndarray, ...]]:
+    """level -> (lo, hi) offsets of shape (horizon, targets) in original units. `scale`: the
+    series' scaler scale of each target (offsets calibrated in scaled units, `"units":
+    "scaled"`, are multiplied by it; older runs stored original units).
+
+    Steps past the calibrated ones extend the last calibrated offsets by √(h / N) (N: the
+    calibrated steps), the growth of a random walk's spread; rollout says so."""
+    factor = scale if intervals.get("units") == "scaled" and scale is not None else 1.0
+    out = {}
+    for level in intervals["levels"]:
+        sides = []
+        for side in ("lo", "hi"):
+            known = np.array(intervals[side][str(level)], dtype="float64")[:horizon]
+            n = len(known)
+            grow = np.sqrt(np.arange(n + 1, horizon + 1) / n)[:, None] if n else None
+            extra = known[-1:] * grow if n and horizon > n else np.empty((0, n_targets))
+            sides.append(np.concatenate([known, extra]) * factor)
+        out[int(level)] = tuple(sides)
+    return out

@@ -1,0 +1,1 @@
+"""The network: topology from the config, its description, the lazy Keras import."""

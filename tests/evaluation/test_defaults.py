@@ -1,0 +1,80 @@
+"""`train` without --config: a config picked from the data, said, saved and reusable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import wide_csv
+from lstmcli.config import DataSpec, load_config
+from lstmcli.data.read import read_series
+from lstmcli.evaluation.defaults import auto_config
+
+
+@pytest.mark.parametrize("freq, n, horizon, look_back, tail, calendar", [
+    ("MS", 144, 24, 48, 29, ["month"]),  # two seasons ahead, 2 H back, a fifth validates
+    ("D", 400, 14, 28, 80, ["dayofweek"]),
+    ("h", 1000, 48, 96, 200, ["hour", "dayofweek"]),
+    ("W-SUN", 600, 13, 104, 120, ["weekofyear"]),  # two seasons back, capped at 96
+    ("QS", 80, 8, 16, 16, ["month"]),
+    ("MS", 40, 12, 16, 12, ["month"]),  # too short for a 24-step head: 12, in blocks
+    ("YS", 30, 6, 12, 6, []),
+])
+def test_picks_by_frequency(tmp_path, freq, n, horizon, look_back, tail, calendar):
+    data = wide_csv(tmp_path / "d.csv", n=n, freq=freq)
+    config, notes = auto_config(read_series(data, DataSpec()))
+    look_back = min(look_back, 96)
+    assert (config.window.horizon, config.window.look_back) == (horizon, look_back)
+    assert config.training.validation == tail and config.data.calendar == calendar
+    assert config.model.residual == "last_value" and config.model.normalize == "window"
+    assert not config.model.linear_skip and config.training.refit  # one series: no skip
+    assert config.data.scaling == "mean" and not config.data.scale_per_series  # one series
+    assert f"picked horizon {horizon}" in notes[0] and f"look_back {look_back}" in notes[0]
+
+
+def test_a_given_horizon_is_used(tmp_path):
+    data = wide_csv(tmp_path / "d.csv", n=144, freq="MS")
+    config, notes = auto_config(read_series(data, DataSpec()), horizon=6)
+    assert config.window.horizon == 6 and config.window.look_back == 24
+    assert "picked horizon 6," in notes[0]
+
+
+def test_many_series_validate_on_the_last_horizon_steps(tmp_path):
+    rng = np.random.default_rng(0)
+    frames = [pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2000-01-01", periods=n,
+                                                                         freq="MS"),
+                            "y": rng.uniform(1, 2, n) * 10 ** (k % 5)})
+              for k, n in enumerate(range(60, 100, 2))]
+    data = tmp_path / "long.csv"
+    pd.concat(frames).to_csv(data, index=False)
+    config, _ = auto_config(read_series(data, DataSpec()), horizon=12)
+    assert config.training.validation == 12 and config.data.scale_per_series
+    assert config.data.calendar == []  # across many series the season is in the window
+    assert config.model.linear_skip  # (measured on collections, docs/accuracy.md)
+
+
+def test_step_numbers_get_no_calendar(tmp_path):
+    data = tmp_path / "steps.csv"
+    pd.DataFrame({"y": np.sin(np.arange(100) / 3)}).to_csv(data, index=False)
+    config, _ = auto_config(read_series(data, DataSpec()))
+    assert config.data.calendar == [] and config.window.look_back == 12  # 2 H
+
+
+def test_train_without_config_says_and_saves_what_it_picked(tmp_path, cli):
+    data = wide_csv(tmp_path / "d.csv", n=120, freq="MS")
+    result = cli("train", data, "-o", tmp_path / "run", "--epochs", "2", "--horizon", "3")
+    assert "no --config: picked horizon 3, look_back 24 (season length 12)" in result.stderr
+    saved = tmp_path / "run" / "config.yaml"
+    assert saved.read_text().startswith("# The resolved config of this run")
+    config = load_config(saved)
+    assert config.window.look_back == 24 and config.data.features == ["y"]
+    assert config.window.horizon == 3
+    assert yaml.safe_load(saved.read_text())["model"]["residual"] == "last_value"
+    info = cli.json("inspect", "-m", tmp_path / "run")  # calendar columns are inputs too
+    assert info["input_shape"][-1] == 3 and "month_sin" in info["input_meaning"]
+    # reused as it is
+    cli("train", data, "-c", saved, "-o", tmp_path / "again", "--epochs", "1", "--quiet")
+    rollout = cli("rollout", data, "-m", tmp_path / "run", "-H", "3").stdout.splitlines()
+    assert rollout[0].startswith("date,y_forecast,y_lo_80") and len(rollout) == 4
