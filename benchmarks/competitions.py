@@ -34,7 +34,8 @@ coverage of the 80%/95% intervals (lstmcli's `y_lo_80` ... columns, statsforecas
 `-lo-80` ...). `nonfinite` counts series with a NaN/inf forecast (left out of the means),
 `neg` strictly positive series (in-sample) with a negative forecast, `far_neg` those whose
 lowest forecast is below minus their in-sample range. MASE and sMAPE are
-lstmcli.evaluation.metrics'; all three are cross-checked against utilsforecast.losses on the baselines.
+lstmcli.evaluation.metrics'; all three are cross-checked against utilsforecast.losses on
+the baselines.
 """
 
 from __future__ import annotations

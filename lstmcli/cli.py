@@ -2,23 +2,47 @@
 
 This is the only place where an `LstmcliError` becomes an exit code: a user mistake
 prints one `error:` line on stderr (a traceback only with --debug).
+
+Beside it, in commands/: options.py (the options the commands share), outputs.py (a
+command's outputs checked, locked and written), forecast.py (the predict and rollout
+commands) and scoring.py (backtest and evaluate); the commands of those two are registered
+here.
 """
 
 import contextlib
 import functools
 import inspect
-import io
 import sys
 import traceback
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lstmcli import __version__
+from lstmcli.commands import forecast as cli_forecast
+from lstmcli.commands import scoring as cli_scoring
+from lstmcli.commands.options import (
+    MAX_COUNT,
+    MAX_STEPS,
+    AutoConfigOpt,
+    DataArg,
+    DebugOpt,
+    FreqOpt,
+    IdColOpt,
+    JsonOpt,
+    LogOpt,
+    MissingOpt,
+    QuietOpt,
+    TargetOpt,
+    TimeColOpt,
+    WaitOpt,
+    data_options,
+    require_file,
+)
+from lstmcli.commands.outputs import check_outputs, output_lock, show_notes
 from lstmcli.console import Output
-from lstmcli.errors import DataError, LstmcliError, UsageError
+from lstmcli.errors import LstmcliError, UsageError
 
 app = typer.Typer(
     name="lstmcli",
@@ -29,74 +53,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-MAX_STEPS, MAX_COUNT = 100_000, 1_000_000  # as config.py bounds window.horizon and epochs
-
-# Options shared by the commands, defined once.
-DataArg = Annotated[Path, typer.Argument(help="CSV file: wide (time + value columns) or long "
-                                         "(series id, time, values: unique_id, ds, y or "
-                                         "e.g. store, day, revenue).", show_default=False,
-                                         metavar="DATA.csv")]
-AutoConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", "-c", help="YAML config file (default: picked from the data, see "
-    "docs/accuracy.md).", show_default=False)]
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config file.",
-                                         show_default=False)]
-ModelOpt = Annotated[Path, typer.Option("--model", "-m", help="Run directory written by "
-                                        "`lstmcli train`.", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary "
-                                       "on stdout.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
-LogOpt = Annotated[Path | None, typer.Option("--log-file", help="Also append every message "
-                                             "(time-stamped, plain) to this file, e.g. for "
-                                             "cron; --quiet does not silence it.",
-                                             show_default=False)]
-PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also draw the last origin of "
-                                              "the first 4 series, or of --plot-series, every "
-                                              "target (history tail, forecasts, actuals, "
-                                              "intervals) into this PNG.", show_default=False)]
-PlotSeriesOpt = Annotated[list[str] | None, typer.Option(
-    "--plot-series", help="Series to draw with --plot: IDs from the series column, separated "
-    "by commas or with the option repeated (default: the first 4; a note names them).",
-    show_default=False, metavar="ID[,ID...]")]
-WaitOpt = Annotated[bool, typer.Option("--wait", help="If another lstmcli job is writing the "
-                                       "same output, wait for it instead of failing (exit 6).")]
-
-
-class Missing(str, Enum):
-    error = "error"
-    interpolate = "interpolate"
-    ffill = "ffill"
-    drop = "drop"
-
-
-# Options that set a key of the config's data section (train, backtest, window), over the
-# given or the picked config; a run's config.yaml keeps them (docs/config.md).
-TargetOpt = Annotated[list[str] | None, typer.Option(
-    "--target", help="Column to forecast (data.targets); repeat it for several.",
-    show_default=False, metavar="COLUMN")]
-TimeColOpt = Annotated[str | None, typer.Option(
-    "--time-col", help="The time column (data.time; default: ds, date, day, ... or the text "
-    "column of dates).", show_default=False, metavar="COLUMN")]
-IdColOpt = Annotated[str | None, typer.Option(
-    "--id-col", help="The series-id column of a long file (data.series; default: unique_id, "
-    "or the one text column whose values repeat).", show_default=False, metavar="COLUMN")]
-FreqOpt = Annotated[str | None, typer.Option(
-    "--freq", help="Frequency of the time stamps (data.freq): a pandas alias such as D, h, "
-    "W-SUN, MS, or a step for step numbers (default: inferred).", show_default=False,
-    metavar="FREQ")]
-MissingOpt = Annotated[Missing | None, typer.Option(
-    "--missing", help="Missing values and missing time stamps (data.missing; default error): "
-    "refuse, fill as rows (interpolate, ffill) or leave out (drop).", show_default=False,
-    case_sensitive=False)]
-
-
-def _data_options(*, target, time_col, id_col, freq, missing) -> dict:
-    """The data keys the options set (api.DATA_OPTIONS)."""
-    given = {"targets": list(target) if target else None, "time": time_col,
-             "series": id_col, "freq": freq, "missing": missing.value if missing else None}
-    return {k: v for k, v in given.items() if v is not None}
 
 
 def _version(value: bool) -> None:
@@ -124,10 +80,10 @@ def _command(func=None, *, name: str | None = None):
         code = 0
         try:
             with _terminate_as_interrupt():
-                _check_outputs(kwargs, name or func.__name__)
+                check_outputs(kwargs, name or func.__name__)
                 out.open_log(kwargs)
-                with _output_lock(kwargs.get("out_path"), wait=kwargs.get("wait", False),
-                                  out=out):
+                with output_lock(kwargs.get("out_path"), wait=kwargs.get("wait", False),
+                                 out=out):
                     return func(*args, out=out, **kwargs)
         except LstmcliError as exc:
             if kwargs.get("debug"):
@@ -190,81 +146,6 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _check_outputs(kwargs: dict, command: str) -> None:
-    """Before any work: every output may be written and is none of the command's inputs
-    (lstmcli/runs/outputs.py holds the policy)."""
-    from lstmcli.runs.outputs import plan
-
-    is_train = command == "train"
-    table_on_stdout = command in ("predict", "rollout")  # their table goes to stdout
-    out = kwargs.get("out_path")
-    if table_on_stdout and kwargs.get("json_out") and str(out) == "-":
-        out = None  # the rows go inside the JSON document
-    plan(inputs={"DATA.csv": kwargs.get("data"), "--config": kwargs.get("config"),
-                 "--future": kwargs.get("future")},
-         runs_read={"--model": kwargs.get("model")},
-         files={"--out": out, "--plot": kwargs.get("plot"),
-                "--log-file": kwargs.get("log_file")},
-         run_dirs={"--out": kwargs.get("run_dir") if is_train else None},
-         stdout_default=("--json" if kwargs.get("json_out") else
-                         "the forecast table (no --out)" if table_on_stdout and out is None
-                         else None))
-
-
-def _output_lock(path: Path | None, *, wait: bool, out: Output):
-    """Hold the advisory lock on an output file for the whole command (see locks.py)."""
-    if path is None or str(path) == "-":
-        return contextlib.nullcontext()
-    from lstmcli.runs.locks import hold
-
-    return hold(path, wait=wait, on_wait=out.note)
-
-
-def _require_file(path: Path, what: str) -> None:
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory; give the {what} itself")
-    if not path.is_file():
-        raise DataError(f"{path}: {what} not found")
-
-
-def _notes(out: Output, summary: dict) -> None:
-    for note in summary.get("notes", []):
-        out.note(note)
-
-
-def _records(table) -> list[dict]:
-    """Rows as JSON-ready dicts; time stamps as ISO text (dates alone when all at midnight)."""
-    import pandas as pd
-
-    table = table.copy()
-    for col in table.columns:
-        if pd.api.types.is_datetime64_any_dtype(table[col]):
-            midnight = (table[col] == table[col].dt.normalize()).all()
-            table[col] = table[col].dt.strftime("%Y-%m-%d" if midnight else "%Y-%m-%dT%H:%M:%S")
-    return table.to_dict(orient="records")
-
-
-def _emit_table(out: Output, table, summary: dict, dest: Path | None) -> None:
-    """Write a result table: to `dest`, or to stdout as CSV, or inside the JSON summary."""
-    from lstmcli.runs.files import write_atomic
-
-    if dest is not None and str(dest) != "-":
-        with write_atomic(dest) as fh:
-            table.to_csv(fh, index=False, float_format="%.8g")
-        summary["out"] = str(dest)
-        if out.as_json:
-            out.json(summary)
-        else:
-            out.info(f"wrote {len(table)} rows to {dest}")
-        return
-    if out.as_json:
-        summary["rows_data"] = _records(table)
-        out.json(summary)
-    else:
-        buf = io.StringIO()
-        table.to_csv(buf, index=False, float_format="%.8g")
-        out.data(buf.getvalue())
-
 
 @_command
 def window(
@@ -303,8 +184,8 @@ def window(
     from lstmcli.render import window_table
 
     cfg = load_config(config) if config is not None else None
-    _require_file(data, "data file")
-    ws = make_window_set(data, cfg, horizon=horizon, options=_data_options(
+    require_file(data, "data file")
+    ws = make_window_set(data, cfg, horizon=horizon, options=data_options(
         target=target, time_col=time_col, id_col=id_col, freq=freq, missing=missing))
     cfg = ws.config
     summary = {"command": "window", "data": str(data), "series": len(ws.frame.series),
@@ -316,7 +197,7 @@ def window(
     if json_out:
         out.json(summary)
     else:
-        _notes(out, summary)
+        show_notes(out, summary)
         out.render(window_table(ws, cfg))
         if out_path is not None:
             out.info(f"wrote {out_path}")
@@ -379,13 +260,13 @@ def train(
     from lstmcli.config import load_config
 
     cfg = load_config(config) if config is not None else None
-    _require_file(data, "data file")
+    require_file(data, "data file")
     report = out.epoch_reporter()
     try:
         summary = api.train(data, cfg, out=run_dir, epochs=epochs, seed=seed, force=force,
                             resume=resume, wait=wait, distribute=distribute, horizon=horizon,
-                            options=_data_options(target=target, time_col=time_col,
-                                                  id_col=id_col, freq=freq, missing=missing),
+                            options=data_options(target=target, time_col=time_col,
+                                                 id_col=id_col, freq=freq, missing=missing),
                             on_epoch=report, on_wait=out.note, on_status=out.status,
                             on_note=None if json_out else out.note)
     finally:
@@ -393,268 +274,18 @@ def train(
     if json_out:
         out.json(summary)
         return
-    _notes(out, summary)
+    show_notes(out, summary)
     t = summary["training"]
     out.info(f"trained {t['epochs_run']} epoch(s) in {t['seconds']:.1f}s; best epoch "
              f"{t['best_epoch']} ({t['monitor']} {t['best_loss']:.5g}); " +
              (f"wrote {run_dir}" if summary["run_dir"] else "the chief writes the run"))
 
 
-@_command
-def predict(
-    data: DataArg,
-    model: ModelOpt,
-    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file to write "
-                                                  "(default: stdout).")] = None,
-    last: Annotated[bool, typer.Option("--last", help="Only forecast the horizon after the "
-                                       "last window of each series.")] = False,
-    json_out: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    log_file: LogOpt = None,
-    wait: WaitOpt = False,
-    *,
-    out: Output,
-) -> None:
-    """Predict the targets for every window of a CSV, in original units.
-
-    Each row is the prediction for one time stamp, next to the actual value.
-    With --last, only the horizon after the end of each series is forecast.
-
-    \b
-    Example:
-        lstmcli predict sample_data/airline_passengers.csv -m runs/air -o preds.csv
-    """
-    from lstmcli import api
-
-    _require_file(data, "data file")
-    out.status("predicting…")
-    table, summary = api.predict(data, model, last=last)
-    _notes(out, summary)
-    _emit_table(out, table, summary, out_path)
-
-
-@_command
-def rollout(
-    data: DataArg,
-    model: ModelOpt,
-    horizon: Annotated[int, typer.Option(
-        "--horizon", "-H", min=1, max=MAX_STEPS, help="Steps to forecast "
-                                         "past the end of each series.", show_default=False)],
-    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file to write "
-                                                  "(default: stdout).")] = None,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the history tail, "
-                                              "forecast and intervals of the first 4 series, "
-                                              "or of --plot-series, every target, into this "
-                                              "PNG.", show_default=False)] = None,
-    plot_series: PlotSeriesOpt = None,
-    future: Annotated[Path | None, typer.Option("--future", help="CSV with the covariate "
-                                                "inputs (columns that are not targets) for "
-                                                "every forecast step, same time/series "
-                                                "columns as DATA.csv.",
-                                                show_default=False)] = None,
-    json_out: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    log_file: LogOpt = None,
-    wait: WaitOpt = False,
-    *,
-    out: Output,
-) -> None:
-    """Forecast H steps past the end of each series, feeding each prediction back in.
-
-    Future rows carry real time stamps continuing the series' frequency.
-
-    \b
-    Example:
-        lstmcli rollout sample_data/airline_passengers.csv -m runs/air -H 24 -o forecast.csv
-    """
-    from lstmcli import api
-
-    _require_file(data, "data file")
-    if future is not None:
-        _require_file(future, "--future file")
-    wanted = _plot_series(plot, plot_series)
-    out.status(f"forecasting {horizon} step(s)…")
-    history = []  # the data the forecast started from, for the plot
-    table, summary = api.rollout(data, model, horizon=horizon, future=future,
-                                 on_frame=history.append if plot is not None else None)
-    if plot is not None:
-        out.status(f"drawing {plot.name}…")
-        from lstmcli.plots import rollout_plot, save
-        from lstmcli.runs.bundle import read_meta
-
-        meta = read_meta(model)[1]
-        drawn = rollout_plot(history[0], table, horizon=horizon, series=wanted,
-                             calibrated=(meta.get("intervals") or {}).get("horizon"))
-        save(drawn, plot)
-        summary["plot"] = str(plot)
-        summary["notes"] += drawn.notes
-    out.stop_live()
-    _notes(out, summary)
-    if plot is not None and not json_out:
-        out.info(f"wrote {plot}")
-    _emit_table(out, table, summary, out_path)
-
-
-def _plot_series(plot: Path | None, values: list[str] | None) -> list[str] | None:
-    """--plot-series as a list of IDs; it needs --plot."""
-    if not values:
-        return None
-    if plot is None:
-        raise UsageError("--plot-series chooses the series of --plot; give --plot FILE.png too")
-    from lstmcli.plots import parse_series
-
-    return parse_series(values)
-
-
-def _scored(out: Output, scores, results, summary: dict, *, dest: Path | None,
-            plot: Path | None, series: list[str] | None = None,
-            calibrated: int | None = None) -> None:
-    """backtest / evaluate: the table on stderr (or JSON), the scores CSV, the plot."""
-    from lstmcli.evaluation.backtest import write_scores
-    from lstmcli.render import scores_table
-
-    drawn = None
-    if plot is not None:  # the series chosen before anything is written
-        from lstmcli.plots import results_plot, save
-
-        out.status(f"drawing {plot.name}…")
-        drawn = results_plot(results, title=f"lstmcli {summary['command']}: last origin",
-                             targets=summary["targets"], source=summary["data"],
-                             series=series, calibrated=calibrated)
-    if dest is not None:
-        write_scores(scores, dest)
-        summary["out"] = str(dest)
-    if drawn is not None:
-        save(drawn, plot)
-        summary["plot"] = str(plot)
-        summary["notes"] += drawn.notes
-    _notes(out, summary)
-    if out.as_json:
-        summary["scores"] = _records(scores)
-        out.json(summary)
-        return
-    out.stop_live()
-    out.render(scores_table(scores, summary))
-    if dest is not None:
-        out.info(f"wrote {len(scores)} rows to {dest}")
-    if drawn is not None:
-        out.info(f"wrote {plot}")
-
-
-@_command
-def backtest(
-    data: DataArg,
-    horizon: Annotated[int, typer.Option(
-        "--horizon", "-H", min=1, max=MAX_STEPS, help="Steps forecast from "
-                                         "each origin.", show_default=False)],
-    config: AutoConfigOpt = None,
-    origins: Annotated[int, typer.Option("--origins", "-k", min=1, max=1000, help="Number of "
-                                         "forecast "
-                                         "origins, counted back from each series' end.")] = 3,
-    step: Annotated[int | None, typer.Option(
-        "--step", min=1, max=MAX_STEPS, help="Steps between origins "
-                                             "(default: the horizon).",
-                                             show_default=False)] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, max=MAX_COUNT,
-                                               help="Override training.epochs.")] = None,
-    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write the scores (one "
-                                                  "row per series, origin, method and target) "
-                                                  "to this CSV.")] = None,
-    plot: PlotOpt = None,
-    plot_series: PlotSeriesOpt = None,
-    target: TargetOpt = None,
-    time_col: TimeColOpt = None,
-    id_col: IdColOpt = None,
-    freq: FreqOpt = None,
-    missing: MissingOpt = None,
-    json_out: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    log_file: LogOpt = None,
-    wait: WaitOpt = False,
-    *,
-    out: Output,
-) -> None:
-    """Rolling-origin backtest: for each origin, train on the rows before it only, forecast
-    H steps and score them, next to the Naive and Seasonal-Naive baselines on the same
-    origins (MAE, RMSE, sMAPE, MASE).
-
-    \b
-    Example:
-        lstmcli backtest sample_data/airline_passengers.csv -c configs/quickstart.yaml -H 12 -k 3
-    """
-    from lstmcli import api
-    from lstmcli.config import load_config
-    from lstmcli.evaluation.backtest import backtest as run_backtest
-
-    cfg = load_config(config) if config is not None else None
-    _require_file(data, "data file")
-    options = _data_options(target=target, time_col=time_col, id_col=id_col, freq=freq,
-                            missing=missing)
-    wanted = _plot_series(plot, plot_series)
-    if wanted:  # an unknown ID is said before the trainings, not after them
-        from lstmcli.data.read import read_series
-        from lstmcli.plots import choose
-
-        out.status(f"reading {data.name}…")
-        frame = read_series(data, api.with_options(cfg, options).data if cfg is not None
-                            else api.options_spec(options))
-        choose([s.id for s in frame.series], wanted, source=str(data))
-
-    def progress(k: int, n: int, seconds: float) -> None:
-        out.info(f"origin {k}/{n} trained and scored in {seconds:.1f}s")
-        if k < n:
-            out.status(f"origin {k + 1} of {n}: training…")
-
-    out.status(f"origin 1 of {origins}: training…")
-    scores, results, summary = run_backtest(data, cfg, horizon=horizon, origins=origins,
-                                            step=step, epochs=epochs, options=options,
-                                            on_origin=progress)
-    _scored(out, scores, results, summary, dest=out_path, plot=plot, series=wanted)
-
-
-@_command
-def evaluate(
-    data: DataArg,
-    model: ModelOpt,
-    horizon: Annotated[int, typer.Option(
-        "--horizon", "-H", min=1, max=MAX_STEPS, help="Rows at the end of "
-                                         "each series to forecast and score.",
-                                         show_default=False)],
-    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write the scores to "
-                                                  "this CSV.")] = None,
-    plot: PlotOpt = None,
-    plot_series: PlotSeriesOpt = None,
-    json_out: JsonOpt = False,
-    quiet: QuietOpt = False,
-    debug: DebugOpt = False,
-    log_file: LogOpt = None,
-    wait: WaitOpt = False,
-    *,
-    out: Output,
-) -> None:
-    """Score a trained run on the last H rows of each series, forecast from the rows before
-    them (no retraining), next to the Naive and Seasonal-Naive baselines.
-
-    \b
-    Example:
-        lstmcli evaluate held_out.csv -m runs/air -H 12 --plot eval.png
-    """
-    from lstmcli.evaluation.backtest import evaluate as run_evaluate
-
-    _require_file(data, "data file")
-    wanted = _plot_series(plot, plot_series)
-    out.status(f"forecasting the last {horizon} row(s) of each series…")
-    scores, results, summary = run_evaluate(data, model, horizon=horizon)
-    calibrated = None
-    if plot is not None:  # the steps with calibrated intervals are marked
-        from lstmcli.runs.bundle import read_meta
-
-        calibrated = (read_meta(model)[1].get("intervals") or {}).get("horizon")
-    _scored(out, scores, results, summary, dest=out_path, plot=plot, series=wanted,
-            calibrated=calibrated)
+# Registered here, after train and before inspect: their place in `lstmcli --help`.
+predict = _command(cli_forecast.predict)
+rollout = _command(cli_forecast.rollout)
+backtest = _command(cli_scoring.backtest)
+evaluate = _command(cli_scoring.evaluate)
 
 
 @_command(name="inspect")

@@ -51,6 +51,15 @@ def long_csv(path: Path, lengths=(30, 25, 20)) -> Path:
     return path
 
 
+def create_dataset(dataset, look_back=1):
+    """The widely copied tutorial function, verbatim in behaviour (note the `- 1`)."""
+    data_x, data_y = [], []
+    for i in range(len(dataset) - look_back - 1):
+        data_x.append(dataset[i:(i + look_back), 0])
+        data_y.append(dataset[i + look_back, 0])
+    return np.array(data_x), np.array(data_y)
+
+
 class Cli:
     """Run the CLI in-process with stdout and stderr kept apart."""
 

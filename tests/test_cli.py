@@ -8,14 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, RUN_FILES, TINY, long_csv, wide_csv, write_yaml
+from conftest import REPO, RUN_FILES, TINY, create_dataset, long_csv, wide_csv, write_yaml
 
 # ----------------------------------------------------------------------------- window
 
 
 def test_window_matches_create_dataset_and_writes_npz(cli, tmp_path):
-    from test_windows import create_dataset
-
     data = wide_csv(tmp_path / "w.csv", n=30)
     cfg = write_yaml(tmp_path / "c.yaml", {**TINY, "window": {"look_back": 3}})
     result = cli("window", data, "--config", cfg, "--out", tmp_path / "w.npz")

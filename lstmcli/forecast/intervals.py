@@ -24,6 +24,7 @@ from itertools import groupby
 import numpy as np
 
 from lstmcli.evaluation import metrics
+from lstmcli.training.windows import edge_padded
 
 LEVELS = (80, 95)
 METHOD = "split-conformal on rollouts from origins in the validation tails"
@@ -31,21 +32,22 @@ MAX_ORIGINS = 2000  # evenly spaced when the tails hold more
 
 
 def calibrate(model, series: list[tuple], *, feature_idx: list[int], target_idx: list[int],
-              feedback: list[int], look_back: int, per_step: bool, horizon: int
-              ) -> dict | None:
+              feedback: list[int], look_back: int, per_step: bool, horizon: int,
+              min_input: int | None = None) -> dict | None:
     """Interval offsets for steps 1..horizon, from (rows(a, b) -> its rows a..b-1 in
     original units, its length, its training rows, its scaler) of each series: only the
     rows the origins need are read, one series at a time. feedback: as for
     `forecast.window_rollout` (-1: a calendar feature, read from the known rows). None when
     there is nothing to calibrate on (no validation tail, or inputs that rollout could not
-    feed: past covariates)."""
+    feed: past covariates). min_input: an origin needs this many rows before it (fewer than
+    look_back: the window repeats the series' first row in front, window.min_input)."""
     from lstmcli.forecast.loops import window_rollout
 
     fed = {feature_idx[j] for j, i in enumerate(feedback) if i >= 0}
     if fed != set(target_idx):
         return None
     horizon = min(horizon, max((length - n for _, length, n, _ in series), default=0))
-    places = _origins(series, look_back)
+    places = _origins(series, min_input or look_back)
     if horizon == 0 or not places:
         return None
     windows, truths, known = [], [], []
@@ -53,11 +55,11 @@ def calibrate(model, series: list[tuple], *, feature_idx: list[int], target_idx:
     for i, group in groupby(places, key=lambda place: place[0]):  # series by series
         rows, length, _, scaler = series[i]
         ts = [t for _, t in group]
-        lo, hi = ts[0] - look_back, min(length, ts[-1] + steps)
+        lo, hi = max(0, ts[0] - look_back), min(length, ts[-1] + steps)
         values = np.asarray(rows(lo, hi))
         scaled = scaler.transform(values)[:, feature_idx].astype("float32")
         for t in ts:
-            windows.append(scaled[t - lo - look_back:t - lo])
+            windows.append(edge_padded(scaled[max(0, t - lo - look_back):t - lo], look_back))
             truth = np.full((horizon, len(target_idx)), np.nan)
             part = values[t - lo:t - lo + horizon][:, target_idx]
             truth[:len(part)] = part
@@ -84,10 +86,11 @@ def calibrate(model, series: list[tuple], *, feature_idx: list[int], target_idx:
     return out
 
 
-def _origins(series: list[tuple], look_back: int) -> list[tuple[int, int]]:
-    """(series, row) of each origin: every row of the validation tails, or MAX_ORIGINS
-    of them evenly spaced (chosen by their place among all, never listed all)."""
-    first = [max(n_train, look_back) for _, _, n_train, _ in series]
+def _origins(series: list[tuple], before: int) -> list[tuple[int, int]]:
+    """(series, row) of each origin with at least `before` rows before it: every row of
+    the validation tails, or MAX_ORIGINS of them evenly spaced (chosen by their place among
+    all, never listed all)."""
+    first = [max(n_train, before) for _, _, n_train, _ in series]
     counts = np.array([max(0, length - f) for (_, length, _, _), f in zip(series, first,
                                                                           strict=True)])
     total = int(counts.sum())

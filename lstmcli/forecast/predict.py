@@ -22,24 +22,33 @@ from lstmcli.runs.rundata import (
     runs_whole_history,
     time_name,
 )
-from lstmcli.training.windows import input_windows
+from lstmcli.training.windows import edge_padded, input_windows
 
 
-def _scaled_inputs(frame: Frame, scaler: Scaler, look_back: int, *, tail: bool = False
+def _scaled_inputs(frame: Frame, scaler: Scaler, config, *, tail: bool = False
                    ) -> tuple[list, list[str]]:
-    """(series, scaled feature rows as float32) for every series with at least look_back
-    rows; tail: only its last look_back rows (a rollout's inputs)."""
+    """(series, scaled feature rows as float32) for every series with at least
+    `config.min_input` rows, its first row repeated in front `config.pad` times (window.
+    min_input); tail: only the last look_back rows of that (a rollout's inputs)."""
+    look_back, least = config.window.look_back, config.min_input
     used, notes = [], []
     for s in frame.series:
-        if len(s) < look_back:
-            notes.append(f"series '{s.id}' skipped: {len(s)} rows < look_back {look_back}")
+        if len(s) < least:
+            notes.append(f"series '{s.id}' skipped: {len(s)} rows < {_needed(config)}")
             continue
-        rows = s.values[-look_back:] if tail else s.values
-        used.append((s, scaler.of(s.id).transform(rows)[:, frame.feature_idx]
-                     .astype("float32")))
+        rows = scaler.of(s.id).transform(s.values[-look_back:] if tail else s.values)
+        rows = edge_padded(rows[:, frame.feature_idx].astype("float32"),
+                           look_back if tail else len(s) + config.pad)
+        used.append((s, rows))
     if not used:
-        raise DataError(f"{frame.path}: every series is shorter than look_back {look_back}")
+        raise DataError(f"{frame.path}: every series is shorter than {_needed(config)}")
     return used, notes
+
+
+def _needed(config) -> str:
+    w = config.window
+    return (f"look_back {w.look_back}" if not config.pad else
+            f"window.min_input {w.min_input}")
 
 
 def _last_windows(used: list, look_back: int) -> np.ndarray:
@@ -135,7 +144,7 @@ def _with_baseline(frame: Frame, bundle, used: list, pred: list, short: list, ho
                      else metrics.naive(history, horizon))
     names = ", ".join(repr(s.id) for s in short[:5]) + (
         f" and {len(short) - 5} more" if len(short) > 5 else "")
-    notes.append(f"{len(short)} series shorter than look_back {bundle.config.window.look_back} "
+    notes.append(f"{len(short)} series shorter than {_needed(bundle.config)} "
                  f"forecast by {'Seasonal-Naive' if m > 1 else 'Naive'} (Naive if shorter "
                  f"than a season): {names}")
     return list(frame.series), [got[s.id] for s in frame.series]
@@ -213,7 +222,8 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
         n_windows = len(used) if last else sum(len(s) - 1 for s in used)
         x_shape = [len(used), longest, len(frame.features)]
     else:
-        used, notes = _scaled_inputs(frame, bundle.scaler, w.look_back)
+        used, notes = _scaled_inputs(frame, bundle.scaler, bundle.config)
+        pad = bundle.config.pad  # padded rows in front of each series' rows
         if last:
             views = [_last_windows(used, w.look_back)]
             starts = [len(rows) - w.look_back for _, rows in used]
@@ -226,9 +236,10 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
                     views.append(input_windows(rows, look_back=w.look_back)[:n])
                     where += [(s, k) for k in range(n)]
             if not where:
+                least = bundle.config.min_input
                 raise DataError(f"{frame.path}: no window has known targets: every series needs "
-                                f"more than look_back + horizon - 1 = "
-                                f"{w.look_back + w.horizon - 1} rows; use --last to forecast "
+                                f"more than {_needed(bundle.config)} + horizon - 1 = "
+                                f"{least + w.horizon - 1} rows; use --last to forecast "
                                 "past the end")
         pred = predict_batches(bundle.model, _batched(views, PREDICT_BATCH))
         if per_step_model(bundle):
@@ -242,7 +253,7 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
                     bundle.scaler.of(s.id).scale[frame.target_idx]))
             p, bands = _bounded(bundle.scaler.of(s.id).inverse(p, frame.target_idx),
                                 *limits[s.id])
-            first = k + w.look_back  # the first predicted row; the origin is the one before
+            first = k + w.look_back - pad  # the first predicted row (k: in the padded rows)
             if last:
                 records += _rows(frame, s, future_stamps(frame, s, w.horizon), p, bands=bands,
                                  origin=s.ds[-1] if several else None)
@@ -305,10 +316,10 @@ def rollout(data_path: str | Path | Frame, run_dir: str | Path, *, horizon: int,
         pred = warm_up_rollout(twin, rows, columns=frame.feature_idx, horizon=horizon,
                                feedback=order, exo=exo)
     else:
-        short = [s for s in frame.series if len(s) < w.look_back]
+        short = [s for s in frame.series if len(s) < bundle.config.min_input]
         used, pred, notes, baseline = [], [], [], {s.id for s in short}
         if len(short) < len(frame.series):
-            scaled, _ = _scaled_inputs(frame, bundle.scaler, w.look_back, tail=True)
+            scaled, _ = _scaled_inputs(frame, bundle.scaler, bundle.config, tail=True)
             used = [s for s, _ in scaled]
             steps = horizon + w.horizon  # whole model calls
             pred = list(window_rollout(

@@ -28,8 +28,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from lstmcli.errors import DataError
 from lstmcli.data.timegrid import offset_of
+from lstmcli.errors import DataError
 
 # period words for the base of a pandas frequency alias (`to_offset(alias).name` without
 # its multiple and anchor); legacy aliases included
@@ -118,7 +118,7 @@ def check_freq(found: str | int | None, trained: str | int | None, *, path, run_
 def inferred_freq(series_ds: list[pd.Index]) -> str | int | None:
     """The one frequency the series' time stamps have (None: none can be inferred, or they
     disagree): what `read_series` infers when data.freq is not set."""
-    from lstmcli.data.read import _infer_freq
+    from lstmcli.data.per_series import _infer_freq
 
     found = {f for f in (_infer_freq(ds) for ds in series_ds) if f is not None}
     return found.pop() if len(found) == 1 else None

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import IO
 
 from lstmcli.errors import OutputError
-from lstmcli.runs.outputs import STDERR_NAMES, STDOUT_NAMES, is_special, missing_parents, os_reason, real
+from lstmcli.runs.outputs import (
+    STDERR_NAMES,
+    STDOUT_NAMES,
+    is_special,
+    missing_parents,
+    os_reason,
+    real,
+)
 
 _WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EPIPE,
                  errno.EACCES, errno.EPERM}

@@ -23,7 +23,14 @@ from lstmcli.data.scaling import Scaler
 from lstmcli.errors import DataError
 from lstmcli.evaluation.metrics import season_length
 from lstmcli.training.fit import TrainData
-from lstmcli.training.windows import Rows, chunk_layout, read_rows, segment_bounds, window_starts
+from lstmcli.training.windows import (
+    Rows,
+    chunk_layout,
+    edge_padded,
+    read_rows,
+    segment_bounds,
+    window_starts,
+)
 
 
 def resolved(config: Config, frame: Frame) -> Config:
@@ -94,6 +101,12 @@ def _tail(config: Config) -> str:
     return f"{steps} steps" if steps else f"{config.training.validation:.0%}"
 
 
+def _input(config: Config) -> str:
+    w = config.window
+    return (f"look_back {w.look_back}" if not config.pad else
+            f"window.min_input {w.min_input} of look_back {w.look_back}")
+
+
 def usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, list[str]]:
     """(series, training rows) for each series long enough to train on; notes for the rest."""
     w, used, notes = config.window, [], []
@@ -107,7 +120,7 @@ def usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, li
     if not used:
         longest = max(len(s) for s in frame.series)
         raise DataError(f"{frame.path}: no series is long enough to train on: the longest has "
-                        f"{longest} rows; {min_rows} training rows (look_back {w.look_back}, "
+                        f"{longest} rows; {min_rows} training rows ({_input(config)}, "
                         f"horizon {w.horizon}) plus a validation tail of "
                         f"{_tail(config)} do not fit. Lower window.look_back "
                         "or training.validation")
@@ -141,21 +154,22 @@ def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None
 
     w, t = config.window, config.training
     per_step = config.per_step
-    used, notes = usable_series(frame, config, w.look_back + w.horizon)
+    pad = config.pad  # rows before each series a window may reach (window.min_input)
+    used, notes = usable_series(frame, config, config.min_input + w.horizon)
     scaler = scaler or fit_scaler(frame, config, used)  # (given: refit keeps the first one)
-    flat, offsets = stack_series([len(s) for s, _ in used], len(frame.columns),
-                                 (scaler.of(s.id).transform(s.values) for s, _ in used),
-                                 frame.store.directory)
+    flat, offsets = stack_series([len(s) + pad for s, _ in used], len(frame.columns),
+                                 (edge_padded(scaler.of(s.id).transform(s.values), len(s) + pad)
+                                  for s, _ in used), frame.store.directory)
     train_starts, val_starts = [], []
     for (s, n_train), offset in zip(used, offsets, strict=True):
-        starts = window_starts(len(s), look_back=w.look_back, horizon=w.horizon,
+        starts = window_starts(len(s) + pad, look_back=w.look_back, horizon=w.horizon,
                                stride=w.stride)
-        train_starts.append(offset + starts[starts + w.look_back + w.horizon <= n_train])
-        val_starts.append(offset + starts[starts + w.look_back >= n_train])
+        train_starts.append(offset + starts[starts + w.look_back + w.horizon <= n_train + pad])
+        val_starts.append(offset + starts[starts + w.look_back >= n_train + pad])
     train_starts, val_starts = np.concatenate(train_starts), np.concatenate(val_starts)
     train_w = val_w = None
     if t.loss == "mase":  # each window weighted by 1 / its series' scale
-        series_w = series_weights(flat, offsets, [n for _, n in used], frame.target_idx,
+        series_w = series_weights(flat, offsets + pad, [n for _, n in used], frame.target_idx,
                                   config.data.season_length or season_length(frame.freq))
         train_w, val_w = (series_w[np.searchsorted(offsets, st, side="right") - 1]
                           for st in (train_starts, val_starts))

@@ -401,12 +401,11 @@ def _calibrate(model, frame: Frame, scaler: Scaler, config: Config, notes: list[
         return None
     w = config.window
     used = [(lambda a, b, s=s: s.values[a:b], len(s), n, scaler.of(s.id))
-            for s, n in _usable_series(frame, config, w.look_back + w.horizon)[0]]
+            for s, n in _usable_series(frame, config, config.min_input + w.horizon)[0]]
     out = calibrate(model, used, feature_idx=frame.feature_idx,
                     target_idx=frame.target_idx, feedback=feedback_order(frame),
-                    look_back=w.look_back,
-                    per_step=config.per_step,
-                    horizon=t.interval_steps)
+                    look_back=w.look_back, min_input=config.min_input,
+                    per_step=config.per_step, horizon=t.interval_steps)
     if out is not None:
         notes.append(f"prediction intervals (80%, 95%) calibrated on rollouts from "
                      f"{out['origins']} validation origin(s), {out['horizon']} step(s) ahead")

@@ -68,6 +68,19 @@ def make_windows(values: np.ndarray, *, look_back: int, horizon: int = 1, stride
     return X, y
 
 
+def edge_padded(rows: np.ndarray, length: int) -> np.ndarray:
+    """`rows` with its first row repeated in front up to `length` rows (window.min_input: a
+    window that starts before its series sees the series' first value there).
+
+    >>> edge_padded(np.array([[5.0], [6.0]]), 4)[:, 0].tolist()
+    [5.0, 5.0, 5.0, 6.0]
+    """
+    short = length - len(rows)
+    if short <= 0:
+        return rows
+    return np.concatenate([np.repeat(rows[:1], short, axis=0), rows])
+
+
 def window_starts(n_rows: int, *, look_back: int, horizon: int = 1, stride: int = 1) -> np.ndarray:
     """Row index of the first input step of each window made by `make_windows`."""
     n = n_windows(n_rows, look_back=look_back, horizon=horizon, stride=stride)

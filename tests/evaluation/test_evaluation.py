@@ -141,7 +141,7 @@ def test_calibration_origins_are_every_tail_row_or_evenly_spaced(monkeypatch, mo
     every = [(i, t) for i, (_, n, k, _) in enumerate(series) for t in range(max(k, 4), n)]
     want = every if len(every) <= most else [
         every[j] for j in np.linspace(0, len(every) - 1, most).astype(int)]
-    assert intervals._origins(series, look_back=4) == want
+    assert intervals._origins(series, before=4) == want
 
 
 def test_rollout_intervals_nest_and_widen(tmp_path, cli):

@@ -1,4 +1,4 @@
-"""A run directory is checked on load: bundle.json as a typed model (`bundle.BundleMeta`),
+"""A run directory is checked on load: bundle.json as a typed model (`meta.BundleMeta`),
 the model's shapes against its config (`bundle._check_inputs`); training that diverges to
 NaN stops with a ModelError (`train.fit`). The end-to-end cases are in
 tests/bad_inputs/run_checks.yaml."""
@@ -16,7 +16,8 @@ import pytest
 
 from lstmcli.config import config_from_dict
 from lstmcli.errors import BundleError, ModelError
-from lstmcli.runs.bundle import MAX_DEPTH, _check_inputs, read_meta
+from lstmcli.runs.bundle import _check_inputs, read_meta
+from lstmcli.runs.meta import MAX_DEPTH
 
 REPO = Path(__file__).resolve().parents[2]
 

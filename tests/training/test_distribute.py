@@ -180,7 +180,7 @@ def test_two_workers_match_one_process(tmp_path, reference):
     for i in range(2):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
                "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-               "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)]),
+               "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE), str(HERE / "training")]),
                "TF_CONFIG": json.dumps({"cluster": {"worker": hosts},
                                         "task": {"type": "worker", "index": i}})}
         procs.append(subprocess.Popen(

@@ -3,16 +3,8 @@
 import numpy as np
 import pytest
 
+from conftest import create_dataset
 from lstmcli.training.windows import input_windows, make_windows, n_windows, window_starts
-
-
-def create_dataset(dataset, look_back=1):
-    """The widely copied tutorial function, verbatim in behaviour (note the `- 1`)."""
-    data_x, data_y = [], []
-    for i in range(len(dataset) - look_back - 1):
-        data_x.append(dataset[i:(i + look_back), 0])
-        data_y.append(dataset[i + look_back, 0])
-    return np.array(data_x), np.array(data_y)
 
 
 def split_x(seq, size):

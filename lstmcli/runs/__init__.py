@@ -1,0 +1,2 @@
+"""Run directories and output files: the bundle, atomic writes, locks, the output policy, data
+checked against a run."""
