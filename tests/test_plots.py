@@ -145,7 +145,7 @@ def test_rollout_plot_and_cli(cli, trained, tmp_path):
     config, meta = read_meta(trained["run"])
     frame = read_series(trained["data"], config.data)
     plot = plots.rollout_plot(frame, table, horizon=12,
-                              calibrated=meta["intervals"]["horizon"])
+                              calibrated=meta.intervals.horizon)
     ax = _drawn(plots.figure(plot))[0]
     assert ax.get_title(loc="left") == "y" and ax.get_xlabel() == "date"
     assert {c.get_label() for c in ax.collections} == {"80% interval", "95% interval"}

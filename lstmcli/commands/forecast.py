@@ -110,9 +110,9 @@ def rollout(
         from lstmcli.plots import rollout_plot, save
         from lstmcli.runs.bundle import read_meta
 
-        meta = read_meta(model)[1]
+        found = read_meta(model)[1].intervals
         drawn = rollout_plot(history[0], table, horizon=horizon, series=wanted,
-                             calibrated=(meta.get("intervals") or {}).get("horizon"))
+                             calibrated=found and found.horizon)
         save(drawn, plot)
         summary["plot"] = str(plot)
         summary["notes"] += drawn.notes

@@ -179,7 +179,8 @@ def evaluate(
     if plot is not None:  # the steps with calibrated intervals are marked
         from lstmcli.runs.bundle import read_meta
 
-        calibrated = (read_meta(model)[1].get("intervals") or {}).get("horizon")
+        found = read_meta(model)[1].intervals
+        calibrated = found and found.horizon
     _scored(out, scores, results, summary, dest=out_path, plot=plot, series=wanted,
             calibrated=calibrated)
 

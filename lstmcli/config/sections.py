@@ -269,3 +269,8 @@ class TrainingSpec(_Spec):
     # Train this many models (seeds seed, seed + 1, ...) and forecast with the median of
     # their outputs, as N-BEATS does; model.keras holds them all as one model.
     ensemble: int = Field(default=1, ge=1, le=50)
+    # Input lengths of the members: member k reads only the last ensemble_inputs[k] steps of
+    # the window (the list repeats over the members), as N-BEATS ensembles over lookbacks.
+    # null: every member reads the whole window.
+    ensemble_inputs: list[Annotated[int, Field(gt=0, le=MAX_STEPS)]] | None = Field(
+        default=None, min_length=1, max_length=50)

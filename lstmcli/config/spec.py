@@ -113,6 +113,14 @@ class Config(_Spec):
             raise ValueError("training.ensemble: members are combined by the median of their "
                              "outputs in one stateless model; not with stateful training, "
                              "seq2seq or training.distribute")
+        reads = self.training.ensemble_inputs
+        if reads is not None and (self.per_step or self.stateful or self.variable_length
+                                  or self.model.topology == "seq2seq"
+                                  or max(reads) > self.window.look_back):
+            raise ValueError(f"training.ensemble_inputs: {reads}; each member reads the last "
+                             "steps of the window, so each length must be at most "
+                             f"window.look_back ({self.window.look_back}), with stateless "
+                             "training and topology many_to_one, direct or one_to_many")
         v = self.training.validation
         if 0.9 <= v < 1 or (v >= 1 and v != int(v)):
             raise ValueError(f"training.validation: {v} is neither a fraction of each series "
@@ -203,6 +211,11 @@ class Config(_Spec):
     def teacher_forced(self) -> bool:
         """A seq2seq decoder trained on the previous true targets (teacher forcing)."""
         return self.model.topology == "seq2seq" and self.model.teacher_forcing
+
+    def member_reads(self, k: int) -> int:
+        """The steps ensemble member k reads: the last ones of the window."""
+        reads = self.training.ensemble_inputs
+        return self.window.look_back if not reads else reads[k % len(reads)]
 
     @property
     def pad(self) -> int:

@@ -233,7 +233,7 @@ def evaluate(data_path: str | Path, run_dir: str | Path, *, horizon: int
         raise UsageError("evaluate: data.future (covariates known ahead) is not supported by "
                          "evaluate yet")
     check_columns(data_path, bundle.config, run_dir)
-    frame = api.read_data(data_path, bundle.config.data, fallback_freq=bundle.meta.get("freq"))
+    frame = api.read_data(data_path, bundle.config.data, fallback_freq=bundle.meta.freq)
     season = season_of(bundle.config, frame)
     cuts = {s.id: len(s) - horizon for s in frame.series
             if len(s) - horizon > 0}
@@ -241,7 +241,7 @@ def evaluate(data_path: str | Path, run_dir: str | Path, *, horizon: int
         raise DataError(f"{data_path}: every series is {horizon} rows or shorter; nothing is "
                         "left to forecast from")
     notes = []
-    trained_to = bundle.meta.get("last_ds", {})
+    trained_to = bundle.meta.last_ds
     seen = [s.id for s in frame.series
             if s.id in cuts and s.id in trained_to and s.ds[cuts[s.id]] <= _stamp_like(
                 trained_to[s.id], s.ds[0])]

@@ -118,15 +118,15 @@ def _interval_bands(bundle, horizon: int, n_targets: int, notes: list[str],
     the run was calibrated."""
     from lstmcli.forecast.intervals import bands
 
-    found = bundle.meta.get("intervals")
-    if not found or runs_whole_history(bundle):
+    found = bundle.meta.intervals
+    if found is None or runs_whole_history(bundle):
         return {}
-    note = (f"prediction intervals are calibrated for the first {found['horizon']} step(s) "
+    note = (f"prediction intervals are calibrated for the first {found.horizon} step(s) "
             "(training.interval_steps, at most the validation tail); later steps extend the "
             "last width by sqrt(h / N)")
-    if horizon > found["horizon"] and note not in notes:
+    if horizon > found.horizon and note not in notes:
         notes.append(note)
-    return bands(found, horizon, n_targets, scale)
+    return bands(found.model_dump(), horizon, n_targets, scale)
 
 
 def _with_baseline(frame: Frame, bundle, used: list, pred: list, short: list, horizon: int,

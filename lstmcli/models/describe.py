@@ -132,7 +132,7 @@ def describe_config(*, config: Path | None = None, run_dir: Path | None = None,
         info = describe(cfg, features=features + column_names(cfg.data.calendar),
                         targets=targets)
         info["run_dir"] = str(run_dir)
-        info["training"] = bundle.meta.get("training", {})
+        info["training"] = bundle.meta.training
         return info
     cfg = load_config(config)
     if cfg.data.features:

@@ -286,6 +286,20 @@ def _seq2seq(keras, spec: ModelSpec, *, look_back: int, n_features: int, horizon
     return keras.Model(inputs, out, name="seq2seq")
 
 
+def member(spec: ModelSpec, *, reads: int, **shape):
+    """An ensemble member that reads only the last `reads` steps of the window
+    (training.ensemble_inputs): the model built for `reads` steps behind a Cropping1D, so
+    every member takes the same window (and the median of them one input)."""
+    look_back = shape["look_back"]
+    model = build_model(spec, **{**shape, "look_back": reads})
+    if reads == look_back:
+        return model
+    keras = import_keras()
+    window = keras.Input(shape=(look_back, shape["n_features"]), name="window")
+    last = keras.layers.Cropping1D((look_back - reads, 0), name=f"last_{reads}")(window)
+    return keras.Model(window, model(last), name=f"reads_{reads}")
+
+
 def median_of(members: list):
     """One model whose output is the median of the members' outputs (same input); saved,
     loaded and run like any other model, so every forecasting path uses all members."""

@@ -42,7 +42,7 @@ CONFIG_FILE = "config.yaml"
 class Bundle:
     path: Path
     model: object  # keras.Model
-    meta: dict
+    meta: BundleMeta  # bundle.json, checked and typed
     config: Config
     scaler: Scaler
 
@@ -99,13 +99,12 @@ def save_bundle(run_dir: str | Path, *, model, meta: dict, history: list[dict],
 # bundle.json is checked as a whole (meta.py) before anything in it is used.
 
 
-def read_meta(run_dir: str | Path) -> tuple[Config, dict]:
+def read_meta(run_dir: str | Path) -> tuple[Config, BundleMeta]:
     """The config and bundle.json of a run, checked, without loading the model (or
-    TensorFlow). The dict is bundle.json as written; every part lstmcli reads from it
-    (config, scaler, freq, last_ds, intervals, ranges, training) has been checked
-    (`BundleMeta`)."""
-    config, meta, _ = _read(run_dir)
-    return config, meta
+    TensorFlow): every part lstmcli reads (config, scaler, freq, last_ds, intervals, ranges,
+    training) as a typed field of `BundleMeta`; the other keys kept as they are."""
+    config, _, parsed = _read(run_dir)
+    return config, parsed
 
 
 def _read(run_dir: str | Path) -> tuple[Config, dict, BundleMeta]:
@@ -126,7 +125,7 @@ def _read(run_dir: str | Path) -> tuple[Config, dict, BundleMeta]:
 
 def load_bundle(run_dir: str | Path) -> Bundle:
     run_dir = Path(run_dir)
-    config, meta, parsed = _read(run_dir)
+    config, _, parsed = _read(run_dir)
     model_path = run_dir / MODEL_FILE
     scaler = Scaler.from_dict(parsed.scaler.model_dump())
     if not zipfile.is_zipfile(model_path):
@@ -142,7 +141,7 @@ def load_bundle(run_dir: str | Path) -> Bundle:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"{model_path}: cannot load model ({first})") from None
     _check_inputs(model, config, model_path)
-    return Bundle(path=run_dir, model=model, meta=meta, config=config, scaler=scaler)
+    return Bundle(path=run_dir, model=model, meta=parsed, config=config, scaler=scaler)
 
 
 def _shape(tensors, what: str, model_path: Path) -> tuple:

@@ -49,7 +49,7 @@ def load_run(run_dir: str | Path, data_path: str | Path, *, tail: bool = False,
     else:
         name = shown or data_path
         check_columns(data_path, bundle.config, run_dir, shown=name)
-        frame = read_data(data_path, spec, fallback_freq=bundle.meta.get("freq"))
+        frame = read_data(data_path, spec, fallback_freq=bundle.meta.freq)
     found = frame.freq if spec.freq is None else inferred_freq([s.ds for s in frame.series])
     if frame.columns != bundle.scaler.columns:
         raise DataError(f"{name}: columns {frame.columns} do not match the model's "
@@ -73,7 +73,7 @@ def _check_data(bundle, frame, name, run_dir, found_freq, seen: list, what: str
     pairs; a note), and why there are no prediction intervals when there are none."""
     from lstmcli.runs import datacheck
 
-    datacheck.check_freq(found_freq, bundle.meta.get("freq"), path=name, run_dir=run_dir)
+    datacheck.check_freq(found_freq, bundle.meta.freq, path=name, run_dir=run_dir)
     notes = []
     unseen = datacheck.unseen_series([s.id for s in frame.series], bundle.scaler)
     if unseen:
@@ -81,18 +81,22 @@ def _check_data(bundle, frame, name, run_dir, found_freq, seen: list, what: str
         bundle.scaler = datacheck.with_own_scalers(
             bundle.scaler, {s.id: s.values for s in frame.series if s.id in new})
         notes.append(datacheck.unseen_note(unseen, name))
-    notes += datacheck.range_notes(bundle.meta.get("ranges"), frame.columns, seen,
+    ranges = bundle.meta.ranges
+    notes += datacheck.range_notes(ranges and ranges.model_dump(), frame.columns, seen,
                                    series_label="series" if frame.is_long else None, what=what)
-    reason = no_intervals(bundle.config, bundle.meta)
+    reason = no_intervals(bundle.config, calibrated=bundle.meta.intervals is not None,
+                          recorded=bundle.meta.training.get("no_intervals"))
     if reason:
         notes.append(f"no prediction intervals: {reason}")
     return notes
 
 
-def no_intervals(config: Config, meta: dict | None = None) -> str | None:
+def no_intervals(config: Config, *, calibrated: bool = False, recorded: str | None = None
+                 ) -> str | None:
     """Why a run has no prediction intervals, in words (None: it has them, or
-    training.interval_steps is 0: none were asked for)."""
-    if meta is not None and meta.get("intervals"):
+    training.interval_steps is 0: none were asked for); recorded: the reason training
+    gave (bundle.json's training.no_intervals)."""
+    if calibrated:
         return None
     t = config.training
     if not t.interval_steps:
@@ -106,7 +110,6 @@ def no_intervals(config: Config, meta: dict | None = None) -> str | None:
                 "is one sequence, so the validation tails give no forecast origins")
     if t.validation == 0:
         return "training.validation is 0: there was no validation tail to calibrate them on"
-    recorded = (meta or {}).get("training", {}).get("no_intervals")
     return recorded or ("the validation tails gave nothing to calibrate on (targets that "
                         "are not inputs, or tails no longer than window.look_back)")
 

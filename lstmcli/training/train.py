@@ -140,7 +140,7 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
                   on_epoch, work: Path, cluster: dict | None, writer: bool,
                   frame: Frame | None, picked: list[str], status, on_note) -> dict:
     from lstmcli.errors import Interrupted
-    from lstmcli.models.topology import build_model
+    from lstmcli.models.topology import build_model, member
     from lstmcli.runs.bundle import save_bundle
     from lstmcli.training import checkpoints, distribute
     from lstmcli.training.fit import Persistence, seed_everything
@@ -184,7 +184,7 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
                  masking=config.window.padding)
     status("building the model…")
     with distribute.scope(strategy):  # variables live where the strategy wants them
-        model = build_model(config.model, **shape)
+        model = member(config.model, reads=config.member_reads(0), **shape)
         fitted = model
         if config.teacher_forced:
             fitted = build_model(config.model, **shape, teacher_forcing=True)  # training
@@ -238,7 +238,7 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
                     state.epochs_done if state else None),
                 "params": int(model.count_params()), "distribute": dist, "refit": refit}
     if writer and intervals is None:  # say why, here and to predict / rollout later
-        why = no_intervals(config, {"training": {"no_intervals": _uncalibrated(frame)}})
+        why = no_intervals(config, recorded=_uncalibrated(frame))
         if why:
             training["no_intervals"] = why
             notes.append(f"no prediction intervals: {why}")
@@ -281,7 +281,7 @@ def _fit_members(config: Config, data, shape: dict, *, model, fitted, jit, persi
     """Fit training.ensemble members one after another (each its own seed and initial
     weights); returns the model to save (the median of the members when several) and each
     member's TrainResult. `fitted` is what trains (seq2seq's teacher-forced twin)."""
-    from lstmcli.models.topology import build_model, copy_weights, median_of
+    from lstmcli.models.topology import copy_weights, median_of, member
     from lstmcli.training.fit import fit, seed_everything
 
     members = config.training.ensemble
@@ -289,7 +289,7 @@ def _fit_members(config: Config, data, shape: dict, *, model, fitted, jit, persi
     for k in range(members):
         if k:  # the next member: its own seed, its own initial weights
             seed_everything(config.training.seed + k)
-            model = fitted = build_model(config.model, **shape)
+            model = fitted = member(config.model, reads=config.member_reads(k), **shape)
         status(f"model {k + 1} of {members}: compiling (first epoch)…"
                if members > 1 else "compiling (first epoch)…")
         results.append(fit(fitted, data, config.training, on_epoch=on_epoch, jit_compile=jit,
@@ -327,7 +327,7 @@ def _refit(frame: Frame, config: Config, results: list, shape: dict, scaler: Sca
     scaler (so the intervals calibrated in its units hold). Returns (model, summary)."""
     from lstmcli.config import EarlyStoppingSpec
     from lstmcli.errors import Interrupted
-    from lstmcli.models.topology import build_model, median_of
+    from lstmcli.models.topology import median_of, member
     from lstmcli.training.fit import Persistence, fit, seed_everything
     from lstmcli.training.signals import graceful_stop
 
@@ -338,7 +338,7 @@ def _refit(frame: Frame, config: Config, results: list, shape: dict, scaler: Sca
     with graceful_stop() as stop:
         for k, result in enumerate(results):
             seed_everything(config.training.seed + k)
-            model = build_model(config.model, **shape)
+            model = member(config.model, reads=config.member_reads(k), **shape)
             status(f"refit {k + 1} of {len(results)} on every row…" if len(results) > 1
                    else "refit on every row…")
             try:

@@ -467,7 +467,7 @@ def test_streaming_train_rollout_and_predict_match_in_memory(runs, cli):
     data, mem_run, stream_run = runs["data"], runs["mem"], runs["stream"]
     a, b = load_bundle(mem_run), load_bundle(stream_run)
     assert b.config.data.stream and not a.config.data.stream
-    assert a.meta["last_ds"] == b.meta["last_ds"] and a.meta["freq"] == b.meta["freq"]
+    assert a.meta.last_ds == b.meta.last_ds and a.meta.freq == b.meta.freq
     weights_equal(mem_run, stream_run)
     mem = cli("rollout", data, "-m", mem_run, "-H", "4").stdout
     streamed = cli("rollout", data, "-m", stream_run, "-H", "4")

@@ -60,7 +60,7 @@ def _run(tmp_path: Path, meta) -> Path:
 
 def test_a_bundle_as_lstmcli_writes_it_reads_back(tmp_path):
     config, meta = read_meta(_run(tmp_path, META))
-    assert config.data.calendar == ["dayofweek"] and meta["versions"] == {"lstmcli": "0.1.0"}
+    assert config.data.calendar == ["dayofweek"] and meta.versions == {"lstmcli": "0.1.0"}
     steps = {**META, "freq": 7, "last_ds": {"a": 120}, "intervals": None}
     steps["config"] = {**CONFIG, "data": {**CONFIG["data"], "time": None, "calendar": []}}
     steps["scaler"] = {**META["scaler"], "columns": COLUMNS[:2], "shift": [0, 0],

@@ -142,7 +142,7 @@ def test_sigkill_at_random_moments_never_loses_the_previous_run(tmp_path, cli):
     result = cli("train", data, "-c", cfg, "-o", run, "--force", "--resume", "--json")
     assert '"epochs_run": 40' in result.stdout
     assert not work.exists()
-    assert load_bundle(run).meta["training"]["epochs_run"] == 40
+    assert load_bundle(run).meta.training["epochs_run"] == 40
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -186,7 +186,7 @@ def test_two_trainings_into_one_run_dir(tmp_path):
     assert first.returncode == 0, err1
     assert third.returncode == 0, err3
     assert f"locked by pid {first.pid}; waiting" in err3
-    assert load_bundle(run).meta["training"]["epochs_run"] == 2  # the waiting job came last
+    assert load_bundle(run).meta.training["epochs_run"] == 2  # the waiting job came last
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "d.csv", "run"]
 
 

@@ -312,8 +312,8 @@ def test_two_cli_workers_killed_and_restarted_match_one_process(tmp_path, cli):
 
     cli("train", data, "-c", single, "-o", tmp_path / "one", "--quiet")
     a, b = load_bundle(run), load_bundle(tmp_path / "one")
-    assert a.meta["training"]["epochs_run"] == 12
-    assert a.meta["training"]["distribute"]["replicas"] == 2
+    assert a.meta.training["epochs_run"] == 12
+    assert a.meta.training["distribute"]["replicas"] == 2
     for x, y in zip(a.model.get_weights(), b.model.get_weights(), strict=True):
         np.testing.assert_allclose(x, y, atol=1e-5)
     result = cli("rollout", data, "-m", run, "-H", "3")

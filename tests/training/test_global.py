@@ -119,7 +119,8 @@ def test_ensemble_run_holds_and_uses_all_members(tmp_path, cli):
         "data": {"scaling": "mean", "scale_per_series": True},
         "window": {"look_back": 12, "horizon": 4},
         "model": {"layers": [{"units": 4}], "residual": "last_value", "normalize": "window"},
-        "training": {"epochs": 2, "ensemble": 3, "validation": 4, "batch_size": 16}})
+        "training": {"epochs": 2, "ensemble": 3, "validation": 4, "batch_size": 16,
+                     "ensemble_inputs": [12, 5], "refit": True}})
     result = cli("train", data, "-c", cfg, "-o", tmp_path / "run")
     assert "ensemble: 3 models (seeds 42..44)" in result.stderr
     history = pd.read_csv(tmp_path / "run" / "history.csv")
@@ -132,8 +133,22 @@ def test_ensemble_run_holds_and_uses_all_members(tmp_path, cli):
     x = np.random.default_rng(3).uniform(0.5, 2, (2, 12, 1)).astype("float32")
     each = np.stack([m.predict(x, verbose=0) for m in members])
     np.testing.assert_allclose(model.predict(x, verbose=0), np.median(each, 0), rtol=1e-6)
+    # training.ensemble_inputs [12, 5]: the second member reads only the last 5 steps
+    changed = x.copy()
+    changed[:, :7] *= 3
+    moved = [not np.allclose(m.predict(changed, verbose=0), e) for m, e in zip(members, each,
+                                                                               strict=True)]
+    assert moved == [True, False, True]
     table = cli.json("rollout", data, "-m", tmp_path / "run", "-H", "5")["rows_data"]
     assert len(table) == 10
+
+
+def test_ensemble_inputs_are_at_most_the_window():
+    with pytest.raises(ConfigError, match="at most window.look_back"):
+        config_from_dict({**BASE, "training": {"ensemble": 2, "ensemble_inputs": [6, 7]}})
+    with pytest.raises(ConfigError, match="ensemble_inputs"):
+        config_from_dict({**BASE, "window": {"look_back": 6}, "training": {
+            "ensemble_inputs": [3], "mode": "stateful"}, "model": {"layers": [{"units": 2}]}})
 
 
 def test_never_negative_series_are_not_forecast_below_zero(tmp_path, cli):
