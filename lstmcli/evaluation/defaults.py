@@ -4,7 +4,10 @@ without --config. Measured choices, with the figures, in docs/accuracy.md:
 - horizon H: the one asked for (`train --horizon`, `backtest -H`), else `default_horizon`
   (halved while the series are too short for it); the model emits all H steps from one
   window (a direct head) and `rollout` uses it in one call, in blocks of H beyond it;
-- look_back: 2 H or two seasons, whichever is longer, bounded by the series' lengths;
+- look_back: 2 H or two seasons, whichever is longer (at most 96); with several series a
+  window may start before its series, needing only a season or a quarter of look_back of
+  the series' own rows (window.min_input), so short series train and are forecast by the
+  model; one series keeps whole windows, look_back bounded by its length;
 - scale-free: each series divided by its own mean absolute value (per series, no shift, so a
   positive series stays positive), each window divided again by its own level inside the
   model, and changes learnt from the window's last value (model.residual: last_value);
@@ -12,9 +15,11 @@ without --config. Measured choices, with the figures, in docs/accuracy.md:
   (model.linear_skip): a linear autoregression beside the LSTM;
 - validation on the last H steps of each series (the forecast the user asks for; with few
   series, at least a fifth of the shortest, for enough validation windows);
-- one LSTM(64), MAE loss, batch 256, Adam at 0.003, early stopping (patience 10), then
-  trained again on every row for the best epoch count (training.refit); the median of
-  three of them (seeds) up to ENSEMBLE_WINDOWS training windows;
+- one LSTM(64), MAE loss (with several series `mase`: each window's error divided by its
+  series' seasonal-naive scale, the metric the collections are scored by), batch 256,
+  Adam at 0.003, early stopping (patience 10), then trained again on every row for the
+  best epoch count (training.refit); the median of three of them (seeds) up to
+  ENSEMBLE_WINDOWS training windows;
 - calendar features only for a single series (across many series the month pattern is in
   the window: two seasons of it).
 """
@@ -61,22 +66,30 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
     while h > 1 and median - _tail(h, lengths) - h < max(4, season):
         h = math.ceil(h / 2)  # series too short for this head: rollout goes on in blocks
     tail = _tail(h, lengths)
-    # long enough to see the cycle and the horizon, short enough that the median series
-    # keeps training windows after its validation tail
-    look_back = max(2 * h, 2 * season if season > 1 else 4)
-    look_back = max(2, min(look_back, 96, median - tail - h))
-    windows = sum(max(0, n - tail - look_back - h + 1) for n in lengths)
+    many = len(lengths) > 1
+    # long enough to see the cycle and the horizon; with several series, windows may start
+    # before their series (window.min_input: a season, or a quarter of the window, of the
+    # series' own rows), so short series train too; one series keeps whole windows and
+    # a look_back its length leaves windows for
+    look_back = max(2, min(max(2 * h, 2 * season if season > 1 else 4), 96))
+    if many:
+        least = min(look_back, max(season, 4, look_back // 4))
+    else:
+        look_back = least = max(2, min(look_back, median - tail - h))
+    windows = sum(max(0, n - tail - least - h + 1) for n in lengths)
     members = 3 if windows <= ENSEMBLE_WINDOWS else 1
     calendar = (CALENDAR.get(season, []) if len(lengths) == 1 and frame.time_col is not None
                 and not isinstance(frame.freq, int) else [])
     doc = {
         "data": {"calendar": calendar, "scaling": "mean",
                  "scale_per_series": frame.is_long and len(lengths) > 1},
-        "window": {"look_back": look_back, "horizon": h},
+        "window": {"look_back": look_back, "horizon": h,
+                   "min_input": least if least < look_back else None},
         # the linear skip was measured on collections; on one series (CO2) it overfits
         "model": {"layers": [{"units": 64}], "residual": "last_value", "normalize": "window",
                   "linear_skip": len(lengths) > 1},
-        "training": {"epochs": 100, "batch_size": 256, "loss": "mae", "validation": tail,
+        "training": {"epochs": 100, "batch_size": 256, "loss": "mase" if many else "mae",
+                     "validation": tail,
                      "optimizer": {"learning_rate": 0.003},
                      "early_stopping": {"patience": 10}, "interval_steps": h,
                      "ensemble": members, "refit": True},
@@ -88,8 +101,12 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
             " (the default for this frequency; set --horizon)" if h == asked else
             f" (of the {asked} asked: the series are short; rollout goes on in blocks)")
     notes = [f"no --config: picked horizon {h}{said}"
-             f", look_back {look_back} (season length {season}), each series and window "
-             f"scaled by its own level, {model} forecasting the horizon at once, validation "
+             f", look_back {look_back} (season length {season})"
+             + (f", windows from {least} rows of a series on" if least < look_back else "")
+             + f", each series and window scaled by its own level, {model} forecasting the "
+             "horizon at once" + (", each window's error weighted by its series' "
+                                  "seasonal-naive scale (loss mase)" if many else "")
+             + ", validation "
              f"on the last {tail} steps of each series, early stopping (patience 10), then "
              "trained again on every row for the best epoch count; "
              + ("the config is saved as RUN_DIR/config.yaml to edit and reuse"

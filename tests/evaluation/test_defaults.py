@@ -49,10 +49,19 @@ def test_many_series_validate_on_the_last_horizon_steps(tmp_path):
               for k, n in enumerate(range(60, 100, 2))]
     data = tmp_path / "long.csv"
     pd.concat(frames).to_csv(data, index=False)
-    config, _ = auto_config(read_series(data, DataSpec()), horizon=12)
+    config, notes = auto_config(read_series(data, DataSpec()), horizon=12)
     assert config.training.validation == 12 and config.data.scale_per_series
     assert config.data.calendar == []  # across many series the season is in the window
     assert config.model.linear_skip  # (measured on collections, docs/accuracy.md)
+    # windows from a season of a series' rows on, so the 60-row series train too (60 - 12
+    # training rows < look_back 24 + horizon 12 + ...), on the metric the collections use
+    assert (config.window.look_back, config.window.min_input) == (24, 12)
+    assert config.training.loss == "mase"
+    assert "windows from 12 rows of a series on" in notes[0] and "(loss mase)" in notes[0]
+    one, notes = auto_config(read_series(wide_csv(tmp_path / "one.csv", n=120, freq="MS"),
+                                         DataSpec()), horizon=12)
+    assert one.window.min_input is None and one.training.loss == "mae"
+    assert "rows of a series on" not in notes[0]
 
 
 def test_step_numbers_get_no_calendar(tmp_path):

@@ -97,7 +97,7 @@ def test_no_config_forecasts_every_series_at_its_own_level(tmp_path, cli):
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert saved["data"]["scale_per_series"] and saved["training"]["validation"] == 6
     out = cli("rollout", data, "-m", tmp_path / "run", "-H", "9", "-o", tmp_path / "f.csv")
-    assert "1 series shorter than look_back" in out.stderr and "'s3'" in out.stderr
+    assert "1 series shorter than window.min_input 12" in out.stderr and "'s3'" in out.stderr
     table = pd.read_csv(tmp_path / "f.csv")
     assert len(table) == 4 * 9 and not table.isna().any().any()  # every series, every cell
     history = pd.read_csv(data)
