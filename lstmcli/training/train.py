@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,8 @@ from lstmcli.training.layouts import first_inputs, sequence_layout, split_window
 from lstmcli.training.layouts import resolved as _resolved
 from lstmcli.training.layouts import reusable as _reusable
 from lstmcli.training.layouts import usable_series as _usable_series
+from lstmcli.training.members import ensemble_result, fit_members
+from lstmcli.training.members import refit as refit_members
 
 
 def train(data_path: str | Path | Frame, config: Config | None, *, out: str | Path,
@@ -206,10 +207,10 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
                               stop=stop)
         try:
             with distribute.scope(strategy):
-                model, results = _fit_members(config, data, shape, model=model, fitted=fitted,
+                model, results = fit_members(config, data, shape, model=model, fitted=fitted,
                                               jit=jit, persist=persist, strategy=strategy,
                                               on_epoch=on_epoch, status=status)
-                result = _ensemble_result(results)
+                result = ensemble_result(results)
         except Interrupted as exc:
             kept = checkpoints.latest(work)
             hint = (f"; checkpoint after epoch {int(kept.name.split('-')[1])} kept in {work}; "
@@ -221,8 +222,8 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
     intervals = _calibrate(model, frame, scaler, config, notes) if writer else None
     refit = None
     if config.training.refit:  # the tail held out above now trains too
-        model, refit = _refit(frame, config, results, shape, scaler, jit=jit, status=status,
-                              on_epoch=on_epoch, out=out, work=work)
+        model, refit = refit_members(frame, config, results, shape, scaler, jit=jit,
+                                     status=status, on_epoch=on_epoch, out=out, work=work)
         notes.append(f"refit on every row (the validation tail too) for the best epoch count "
                      f"({', '.join(map(str, refit['epochs']))}) in {refit['seconds']:.0f} s; "
                      "the intervals were calibrated before, on the held-out tail")
@@ -276,30 +277,6 @@ def _layout(frame: Frame, config: Config, *, strategy, dist: dict, writer: bool,
     return layout(frame, config)
 
 
-def _fit_members(config: Config, data, shape: dict, *, model, fitted, jit, persist, strategy,
-                 on_epoch, status):
-    """Fit training.ensemble members one after another (each its own seed and initial
-    weights); returns the model to save (the median of the members when several) and each
-    member's TrainResult. `fitted` is what trains (seq2seq's teacher-forced twin)."""
-    from lstmcli.models.topology import copy_weights, median_of, member
-    from lstmcli.training.fit import fit, seed_everything
-
-    members = config.training.ensemble
-    trained, results = [], []
-    for k in range(members):
-        if k:  # the next member: its own seed, its own initial weights
-            seed_everything(config.training.seed + k)
-            model = fitted = member(config.model, reads=config.member_reads(k), **shape)
-        status(f"model {k + 1} of {members}: compiling (first epoch)…"
-               if members > 1 else "compiling (first epoch)…")
-        results.append(fit(fitted, data, config.training, on_epoch=on_epoch, jit_compile=jit,
-                           persist=persist, strategy=strategy))
-        if fitted is not model:
-            copy_weights(fitted, model)  # the saved model feeds its own predictions back
-        trained.append(model)
-    return (median_of(trained) if members > 1 else model), results
-
-
 def _meta(data_path, config: Config, frame: Frame, scaler: Scaler, training: dict,
           intervals: dict | None, *, writer: bool) -> dict:
     """bundle.json's content (bundle.BundleMeta checks it when it is read)."""
@@ -318,53 +295,6 @@ def _meta(data_path, config: Config, frame: Frame, scaler: Scaler, training: dic
         "intervals": intervals,
         "ranges": _training_ranges(frame, config) if writer else None,
     }
-
-
-def _refit(frame: Frame, config: Config, results: list, shape: dict, scaler: Scaler, *,
-           jit, status, on_epoch, out: Path, work: Path):
-    """training.refit: each member trained again from its own seed on every row of every
-    series (no validation tail, no early stopping) for its best epoch count, with the same
-    scaler (so the intervals calibrated in its units hold). Returns (model, summary)."""
-    from lstmcli.config import EarlyStoppingSpec
-    from lstmcli.errors import Interrupted
-    from lstmcli.models.topology import median_of, member
-    from lstmcli.training.fit import Persistence, fit, seed_everything
-    from lstmcli.training.signals import graceful_stop
-
-    full = config.model_copy(update={"training": config.training.model_copy(update={
-        "validation": 0.0, "early_stopping": EarlyStoppingSpec(enabled=False)})})
-    _, data, _ = split_windows(frame, full, scaler=scaler)
-    members, epochs, seconds = [], [], 0.0
-    with graceful_stop() as stop:
-        for k, result in enumerate(results):
-            seed_everything(config.training.seed + k)
-            model = member(config.model, reads=config.member_reads(k), **shape)
-            status(f"refit {k + 1} of {len(results)} on every row…" if len(results) > 1
-                   else "refit on every row…")
-            try:
-                done = fit(model, data, full.training, epochs=result.best_epoch,
-                           on_epoch=on_epoch, jit_compile=jit,
-                           persist=Persistence(work=work, fingerprint="", every=0, stop=stop))
-            except Interrupted as exc:
-                raise Interrupted(f"{out}: {exc} (refit; nothing was written)",
-                                  exc.exit_code - 128) from None
-            members.append(model)
-            epochs.append(result.best_epoch)
-            seconds += done.seconds
-    model = median_of(members) if len(members) > 1 else members[0]
-    return model, {"epochs": epochs, "seconds": round(seconds, 3)}
-
-
-def _ensemble_result(results: list):
-    """One TrainResult for K members: the histories one after another (with a `member`
-    column when K > 1), times added, the mean of the members' best losses."""
-    if len(results) == 1:
-        return results[0]
-
-    history = [{"member": k, **row} for k, r in enumerate(results) for row in r.history]
-    return replace(results[-1], history=history,
-                   best_loss=float(np.mean([r.best_loss for r in results])),
-                   seconds=round(sum(r.seconds for r in results), 3))
 
 
 def _uncalibrated(frame: Frame) -> str:
