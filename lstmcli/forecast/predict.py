@@ -131,9 +131,9 @@ def _interval_bands(bundle, horizon: int, n_targets: int, notes: list[str],
 
 def _with_baseline(frame: Frame, bundle, used: list, pred: list, short: list, horizon: int,
                    notes: list[str]) -> tuple[list, list]:
-    """Series shorter than look_back: a Seasonal-Naive forecast (Naive when shorter than a
-    season), in original units, with a note naming them. Returns (series, forecasts) in the
-    file's order."""
+    """Series too short for a window (look_back rows, or window.min_input): a Seasonal-Naive
+    forecast (Naive when shorter than a season), in original units, with a note naming
+    them. Returns (series, forecasts) in the file's order."""
     from lstmcli.evaluation import metrics
 
     m = bundle.config.data.season_length or metrics.season_length(frame.freq)
