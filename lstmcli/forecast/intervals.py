@@ -13,8 +13,8 @@ the columns `<target>_lo_<L>` / `<target>_hi_<L>` (columns.py).
 
 Widths grow with h because the errors of far steps are larger: no distribution is assumed.
 Calibrated for `horizon` steps (at most the longest validation tail), from at most
-MAX_ORIGINS origins; steps beyond extend the last calibrated width by √(h / N), and rollout
-says so.
+MAX_ORIGINS origins; steps beyond extend the last calibrated width by √(h / N), or by the
+calibrated widths' own growth per step where that is faster, and rollout says so.
 """
 
 from __future__ import annotations
@@ -128,17 +128,31 @@ def bands(intervals: dict, horizon: int, n_targets: int, scale: np.ndarray | Non
     series' scaler scale of each target (offsets calibrated in scaled units, `"units":
     "scaled"`, are multiplied by it; older runs stored original units).
 
-    Steps past the calibrated ones extend the last calibrated offsets by √(h / N) (N: the
-    calibrated steps), the growth of a random walk's spread; rollout says so."""
+    Steps past the calibrated ones extend the last calibrated offsets (`_beyond`); rollout
+    says so."""
     factor = scale if intervals.get("units") == "scaled" and scale is not None else 1.0
     out = {}
     for level in intervals["levels"]:
         sides = []
         for side in ("lo", "hi"):
             known = np.array(intervals[side][str(level)], dtype="float64")[:horizon]
-            n = len(known)
-            grow = np.sqrt(np.arange(n + 1, horizon + 1) / n)[:, None] if n else None
-            extra = known[-1:] * grow if n and horizon > n else np.empty((0, n_targets))
-            sides.append(np.concatenate([known, extra]) * factor)
+            sides.append(np.concatenate([known, _beyond(known, horizon, n_targets)]) * factor)
         out[int(level)] = tuple(sides)
     return out
+
+
+def _beyond(known: np.ndarray, horizon: int, n_targets: int) -> np.ndarray:
+    """Offsets for the steps after the N calibrated ones (`known`, (N, targets)): the last
+    one grown by √(h / N) (a random walk's spread), or, where the calibrated offsets grew
+    faster than that, by their own mean growth per step (a straight line on from step N):
+    on M1 yearly (calibrated for 3 steps, asked for 6) steps 4-6 of the 80% interval
+    covered 67, 61, 60% with the square root alone, 68, 65, 71% with the line."""
+    n = len(known)
+    if not n or horizon <= n:
+        return np.empty((0, n_targets))
+    steps = np.arange(n + 1, horizon + 1)[:, None]
+    root = known[-1:] * np.sqrt(steps / n)
+    if n < 2:
+        return root
+    line = known[-1:] + (known[-1:] - known[:1]) / (n - 1) * (steps - n)
+    return np.where(np.abs(line) > np.abs(root), line, root)

@@ -123,7 +123,7 @@ def _interval_bands(bundle, horizon: int, n_targets: int, notes: list[str],
         return {}
     note = (f"prediction intervals are calibrated for the first {found.horizon} step(s) "
             "(training.interval_steps, at most the validation tail); later steps extend the "
-            "last width by sqrt(h / N)")
+            "last width by sqrt(h / N), or as fast as the calibrated widths grew")
     if horizon > found.horizon and note not in notes:
         notes.append(note)
     return bands(found.model_dump(), horizon, n_targets, scale)

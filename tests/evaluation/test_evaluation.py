@@ -13,6 +13,7 @@ from conftest import TINY, long_csv, wide_csv, write_yaml
 from lstmcli import api
 from lstmcli.config import config_from_dict
 from lstmcli.evaluation import backtest as evaluation
+from lstmcli.forecast import intervals
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -134,8 +135,6 @@ def test_interval_offsets_are_normalised_conformal():
 def test_calibration_origins_are_every_tail_row_or_evenly_spaced(monkeypatch, most):
     """The origins are chosen by their place among all tail rows without listing them all
     (a list of every (series, row) pair cost ~100 bytes a row on a 27 M-row file)."""
-    from lstmcli.forecast import intervals
-
     monkeypatch.setattr(intervals, "MAX_ORIGINS", most)
     series = [(None, 10, 7, None), (None, 5, 5, None), (None, 12, 3, None)]  # length, train
     every = [(i, t) for i, (_, n, k, _) in enumerate(series) for t in range(max(k, 4), n)]
@@ -159,11 +158,24 @@ def test_rollout_intervals_nest_and_widen(tmp_path, cli):
     assert (first["y_hi_80"] <= first["y_hi_95"]).all()
     width = (first["y_hi_80"] - first["y_lo_80"]).to_numpy()
     assert (np.diff(width) >= -1e-6 * width[0]).all() and width[0] > 0  # CSV rounds
-    assert not table.isna().any().any()  # later steps: the last width grown by sqrt(h/6)
+    assert not table.isna().any().any()  # later steps: at least the last width x sqrt(h/6)
     last = table.iloc[5]
     for h in (7, 8):
         row, grow = table.iloc[h - 1], np.sqrt(h / 6)
         for side in ("lo_80", "hi_80", "lo_95", "hi_95"):
-            np.testing.assert_allclose(row[f"y_{side}"] - row["y_forecast"],
-                                       (last[f"y_{side}"] - last["y_forecast"]) * grow,
-                                       rtol=1e-5, atol=1e-5)
+            got = abs(row[f"y_{side}"] - row["y_forecast"])
+            assert got >= abs(last[f"y_{side}"] - last["y_forecast"]) * grow - 1e-4
+
+
+def test_offsets_beyond_the_calibrated_steps():
+    """Past the N calibrated steps: the last offset grown by sqrt(h / N), or, where the
+    calibrated offsets grew faster, by their own mean growth per step."""
+    fast = np.array([[1.0], [2.0], [3.0]])  # one per step: faster than sqrt
+    np.testing.assert_allclose(intervals._beyond(fast, 5, 1), [[4.0], [5.0]])
+    np.testing.assert_allclose(intervals._beyond(-fast, 5, 1), [[-4.0], [-5.0]])  # lo side
+    slow = np.array([[1.0], [1.1], [1.2]])
+    np.testing.assert_allclose(intervals._beyond(slow, 5, 1),
+                               1.2 * np.sqrt([[4 / 3], [5 / 3]]))
+    np.testing.assert_allclose(intervals._beyond(np.array([[2.0]]), 3, 1),
+                               2 * np.sqrt([[2.0], [3.0]]))
+    assert intervals._beyond(fast, 3, 1).shape == (0, 1)
