@@ -225,6 +225,13 @@ class Config(_Spec):
         return 0 if w.min_input is None else w.look_back - w.min_input
 
     @property
+    def input_rows(self) -> str:
+        """The rows of its series a window needs, in words (for messages)."""
+        w = self.window
+        return (f"look_back {w.look_back}" if not self.pad else
+                f"window.min_input {w.min_input} (of look_back {w.look_back})")
+
+    @property
     def min_input(self) -> int:
         """The fewest rows of its own a series needs for a window."""
         return self.window.look_back - self.pad

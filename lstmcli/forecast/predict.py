@@ -34,21 +34,15 @@ def _scaled_inputs(frame: Frame, scaler: Scaler, config, *, tail: bool = False
     used, notes = [], []
     for s in frame.series:
         if len(s) < least:
-            notes.append(f"series '{s.id}' skipped: {len(s)} rows < {_needed(config)}")
+            notes.append(f"series '{s.id}' skipped: {len(s)} rows < {config.input_rows}")
             continue
         rows = scaler.of(s.id).transform(s.values[-look_back:] if tail else s.values)
         rows = edge_padded(rows[:, frame.feature_idx].astype("float32"),
                            look_back if tail else len(s) + config.pad)
         used.append((s, rows))
     if not used:
-        raise DataError(f"{frame.path}: every series is shorter than {_needed(config)}")
+        raise DataError(f"{frame.path}: every series is shorter than {config.input_rows}")
     return used, notes
-
-
-def _needed(config) -> str:
-    w = config.window
-    return (f"look_back {w.look_back}" if not config.pad else
-            f"window.min_input {w.min_input}")
 
 
 def _last_windows(used: list, look_back: int) -> np.ndarray:
@@ -144,7 +138,7 @@ def _with_baseline(frame: Frame, bundle, used: list, pred: list, short: list, ho
                      else metrics.naive(history, horizon))
     names = ", ".join(repr(s.id) for s in short[:5]) + (
         f" and {len(short) - 5} more" if len(short) > 5 else "")
-    notes.append(f"{len(short)} series shorter than {_needed(bundle.config)} "
+    notes.append(f"{len(short)} series shorter than {bundle.config.input_rows} "
                  f"forecast by {'Seasonal-Naive' if m > 1 else 'Naive'} (Naive if shorter "
                  f"than a season): {names}")
     return list(frame.series), [got[s.id] for s in frame.series]
@@ -238,7 +232,7 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
             if not where:
                 least = bundle.config.min_input
                 raise DataError(f"{frame.path}: no window has known targets: every series needs "
-                                f"more than {_needed(bundle.config)} + horizon - 1 = "
+                                f"more than {bundle.config.input_rows} + horizon - 1 = "
                                 f"{least + w.horizon - 1} rows; use --last to forecast "
                                 "past the end")
         pred = predict_batches(bundle.model, _batched(views, PREDICT_BATCH))

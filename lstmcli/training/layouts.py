@@ -101,12 +101,6 @@ def _tail(config: Config) -> str:
     return f"{steps} steps" if steps else f"{config.training.validation:.0%}"
 
 
-def _input(config: Config) -> str:
-    w = config.window
-    return (f"look_back {w.look_back}" if not config.pad else
-            f"window.min_input {w.min_input} of look_back {w.look_back}")
-
-
 def usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, list[str]]:
     """(series, training rows) for each series long enough to train on; notes for the rest."""
     w, used, notes = config.window, [], []
@@ -120,7 +114,7 @@ def usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, li
     if not used:
         longest = max(len(s) for s in frame.series)
         raise DataError(f"{frame.path}: no series is long enough to train on: the longest has "
-                        f"{longest} rows; {min_rows} training rows ({_input(config)}, "
+                        f"{longest} rows; {min_rows} training rows ({config.input_rows}, "
                         f"horizon {w.horizon}) plus a validation tail of "
                         f"{_tail(config)} do not fit. Lower window.look_back "
                         "or training.validation")

@@ -15,7 +15,7 @@ from lstmcli.errors import ConfigError, DataError
 from lstmcli.options import options_spec, overridden, with_options
 from lstmcli.runs.files import write_atomic
 from lstmcli.runs.rundata import stamp_text
-from lstmcli.training.windows import make_windows, window_starts
+from lstmcli.training.windows import edge_padded, make_windows, window_starts
 
 
 @dataclass
@@ -92,13 +92,14 @@ def make_window_set(data_path: str | Path, config: Config | None, *,
     if notes:
         frame = replace(frame, notes=frame.notes + notes)
     t1 = time.perf_counter()
-    w = config.window
+    w, pad = config.window, config.pad  # pad: rows a window may reach before its series
     parts, short = [], []
     for s in frame.series:
-        X, y = make_windows(s.values, look_back=w.look_back, horizon=w.horizon, stride=w.stride,
+        rows = edge_padded(s.values, len(s) + pad)  # (window.min_input) as training cuts them
+        X, y = make_windows(rows, look_back=w.look_back, horizon=w.horizon, stride=w.stride,
                             feature_idx=frame.feature_idx, target_idx=frame.target_idx)
-        starts = window_starts(len(s), look_back=w.look_back, horizon=w.horizon,
-                               stride=w.stride)
+        starts = window_starts(len(rows), look_back=w.look_back, horizon=w.horizon,
+                               stride=w.stride) - pad  # negative: before the series
         if len(X):
             parts.append(WindowPart(series=s, X=X, y=y, starts=starts))
         else:
@@ -107,14 +108,14 @@ def make_window_set(data_path: str | Path, config: Config | None, *,
         named = ", ".join(f"'{s.id}' ({len(s)} rows)" for s in short[:10])
         more = f" and {len(short) - 10} more" if len(short) > 10 else ""
         frame = replace(frame, notes=frame.notes + [
-            f"{len(short)} series skipped, shorter than look_back {w.look_back} + horizon "
-            f"{w.horizon} = {w.look_back + w.horizon} rows: {named}{more}"])
+            f"{len(short)} series skipped, shorter than {config.input_rows} + horizon "
+            f"{w.horizon} = {config.min_input + w.horizon} rows: {named}{more}"])
     if not parts:
         shortest = min(len(s) for s in frame.series)
         raise DataError(f"{frame.path}: no window fits: the longest series has "
                         f"{max(len(s) for s in frame.series)} rows (shortest {shortest}),"
-                        f" look_back {w.look_back} + horizon {w.horizon} needs at least "
-                        f"{w.look_back + w.horizon}")
+                        f" {config.input_rows} + horizon {w.horizon} needs at least "
+                        f"{config.min_input + w.horizon}")
     seconds = {"read": round(t1 - t0, 4), "window": round(time.perf_counter() - t1, 4)}
     return WindowSet(frame=frame, parts=parts, look_back=w.look_back, seconds=seconds,
                      config=config)

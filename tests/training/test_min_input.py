@@ -110,3 +110,16 @@ def test_intervals_calibrate_on_origins_of_short_series():
     series = [(lambda a, b: rows[a:b], 10, 7, Unit())]
     assert intervals._origins(series, before=4) == [(0, 7), (0, 8), (0, 9)]
     assert intervals._origins(series, before=8) == [(0, 8), (0, 9)]
+
+
+def test_window_shows_the_padded_windows(tmp_path, cli):
+    """`lstmcli window` cuts what training cuts: windows from min_input rows of a series
+    on, the first value repeated before it (here every series' windows, no tail held out)."""
+    data = _csv(tmp_path / "d.csv")
+    cfg = write_yaml(tmp_path / "c.yaml", DOC)
+    cli("window", data, "-c", cfg, "-o", tmp_path / "w.npz")
+    saved = np.load(tmp_path / "w.npz")
+    # n + 8 padded rows give n + 8 - 12 - 3 + 1 = n - 6 windows; s4 (4 rows) none
+    assert saved["X"].shape == (sum(n - 6 for n in LENGTHS[:4]), 12, 1)
+    first = saved["X"][0, :, 0]  # s0 from its first row on: 8 copies of 10, then 10..13
+    assert first.tolist() == [10.0] * 9 + [11.0, 12.0, 13.0]
