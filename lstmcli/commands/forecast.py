@@ -108,11 +108,10 @@ def rollout(
     if plot is not None:
         out.status(f"drawing {plot.name}…")
         from lstmcli.plots import rollout_plot, save
-        from lstmcli.runs.bundle import read_meta
+        from lstmcli.runs.bundle import calibrated_steps
 
-        found = read_meta(model)[1].intervals
         drawn = rollout_plot(history[0], table, horizon=horizon, series=wanted,
-                             calibrated=found and found.horizon)
+                             calibrated=calibrated_steps(model))
         save(drawn, plot)
         summary["plot"] = str(plot)
         summary["notes"] += drawn.notes

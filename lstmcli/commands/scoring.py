@@ -177,10 +177,9 @@ def evaluate(
     scores, results, summary = run_evaluate(data, model, horizon=horizon)
     calibrated = None
     if plot is not None:  # the steps with calibrated intervals are marked
-        from lstmcli.runs.bundle import read_meta
+        from lstmcli.runs.bundle import calibrated_steps
 
-        found = read_meta(model)[1].intervals
-        calibrated = found and found.horizon
+        calibrated = calibrated_steps(model)
     _scored(out, scores, results, summary, dest=out_path, plot=plot, series=wanted,
             calibrated=calibrated)
 

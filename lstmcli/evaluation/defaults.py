@@ -79,16 +79,16 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
         look_back = least = max(2, min(look_back, median - tail - h))
     windows = sum(max(0, n - tail - least - h + 1) for n in lengths)
     members = 3 if windows <= ENSEMBLE_WINDOWS else 1
-    calendar = (CALENDAR.get(season, []) if len(lengths) == 1 and frame.time_col is not None
+    calendar = (CALENDAR.get(season, []) if not many and frame.time_col is not None
                 and not isinstance(frame.freq, int) else [])
     doc = {
         "data": {"calendar": calendar, "scaling": "mean",
-                 "scale_per_series": frame.is_long and len(lengths) > 1},
+                 "scale_per_series": frame.is_long and many},
         "window": {"look_back": look_back, "horizon": h,
                    "min_input": least if least < look_back else None},
         # the linear skip was measured on collections; on one series (CO2) it overfits
         "model": {"layers": [{"units": 64}], "residual": "last_value", "normalize": "window",
-                  "linear_skip": len(lengths) > 1},
+                  "linear_skip": many},
         "training": {"epochs": 100, "batch_size": 256, "loss": "mase" if many else "mae",
                      "validation": tail,
                      "optimizer": {"learning_rate": 0.003},
@@ -97,7 +97,7 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
     }
     config = config_from_dict(doc, source="automatic config")
     model = ("the median of 3 LSTM(64)s" if members > 1 else "one LSTM(64)") + (
-        " with a linear skip from the window" if len(lengths) > 1 else "")
+        " with a linear skip from the window" if many else "")
     said = ("" if h == asked and horizon else
             " (the default for this frequency; set --horizon)" if h == asked else
             f" (of the {asked} asked: the series are short; rollout goes on in blocks)")

@@ -122,20 +122,22 @@ def _listed(a: np.ndarray) -> list:
     return [[None if not np.isfinite(v) else float(v) for v in row] for row in a]
 
 
-def bands(intervals: dict, horizon: int, n_targets: int, scale: np.ndarray | None = None
+def bands(intervals, horizon: int, n_targets: int, scale: np.ndarray | None = None
           ) -> dict[int, tuple[np.ndarray, ...]]:
-    """level -> (lo, hi) offsets of shape (horizon, targets) in original units. `scale`: the
+    """level -> (lo, hi) offsets of shape (horizon, targets) in original units, from a run's
+    calibrated intervals (bundle.json's `intervals`, `runs.meta.IntervalsMeta`). `scale`: the
     series' scaler scale of each target (offsets calibrated in scaled units, `"units":
     "scaled"`, are multiplied by it; older runs stored original units).
 
     Steps past the calibrated ones extend the last calibrated offsets (`_beyond`); rollout
     says so."""
-    factor = scale if intervals.get("units") == "scaled" and scale is not None else 1.0
+    units = getattr(intervals, "units", None)  # absent in older runs
+    factor = scale if units == "scaled" and scale is not None else 1.0
     out = {}
-    for level in intervals["levels"]:
+    for level in intervals.levels:
         sides = []
         for side in ("lo", "hi"):
-            known = np.array(intervals[side][str(level)], dtype="float64")[:horizon]
+            known = np.array(getattr(intervals, side)[str(level)], dtype="float64")[:horizon]
             sides.append(np.concatenate([known, _beyond(known, horizon, n_targets)]) * factor)
         out[int(level)] = tuple(sides)
     return out

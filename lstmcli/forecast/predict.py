@@ -120,7 +120,7 @@ def _interval_bands(bundle, horizon: int, n_targets: int, notes: list[str],
             "last width by sqrt(h / N), or as fast as the calibrated widths grew")
     if horizon > found.horizon and note not in notes:
         notes.append(note)
-    return bands(found.model_dump(), horizon, n_targets, scale)
+    return bands(found, horizon, n_targets, scale)
 
 
 def _with_baseline(frame: Frame, bundle, used: list, pred: list, short: list, horizon: int,

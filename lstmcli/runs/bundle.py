@@ -103,11 +103,6 @@ def read_meta(run_dir: str | Path) -> tuple[Config, BundleMeta]:
     """The config and bundle.json of a run, checked, without loading the model (or
     TensorFlow): every part lstmcli reads (config, scaler, freq, last_ds, intervals, ranges,
     training) as a typed field of `BundleMeta`; the other keys kept as they are."""
-    config, _, parsed = _read(run_dir)
-    return config, parsed
-
-
-def _read(run_dir: str | Path) -> tuple[Config, dict, BundleMeta]:
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise BundleError(f"{run_dir}: is a file, not a run directory (give the directory "
@@ -118,14 +113,19 @@ def _read(run_dir: str | Path) -> tuple[Config, dict, BundleMeta]:
     for p in (meta_path, model_path):
         if not p.is_file():
             raise BundleError(f"{run_dir}: not a complete run directory ({p.name} is missing)")
-    meta = parse_meta(meta_path)
-    config, parsed = check_meta(meta, meta_path)
-    return config, meta, parsed
+    return check_meta(parse_meta(meta_path), meta_path)
+
+
+def calibrated_steps(run_dir: str | Path) -> int | None:
+    """The forecast steps a run's prediction intervals were calibrated for (None: none),
+    for plots that mark them; reads bundle.json only."""
+    found = read_meta(run_dir)[1].intervals
+    return found.horizon if found is not None else None
 
 
 def load_bundle(run_dir: str | Path) -> Bundle:
     run_dir = Path(run_dir)
-    config, _, parsed = _read(run_dir)
+    config, parsed = read_meta(run_dir)
     model_path = run_dir / MODEL_FILE
     scaler = Scaler.from_dict(parsed.scaler.model_dump())
     if not zipfile.is_zipfile(model_path):
