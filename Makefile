@@ -21,8 +21,10 @@ demo: $(BIN)/lstmcli
 	$(BIN)/lstmcli rollout sample_data/airline_passengers.csv --model $(DEMO)/run --horizon 24 --out $(DEMO)/forecast.csv
 	@echo "run directory: $(DEMO)/run   forecast: $(DEMO)/forecast.csv"
 
+# one worker process per core (tests/conftest.py caps it), each test file kept in one worker
+# so its module fixtures are trained once
 test: $(BIN)/lstmcli
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: $(BIN)/lstmcli
 	$(BIN)/ruff check .

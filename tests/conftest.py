@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -75,6 +76,12 @@ class Cli:
 
     def json(self, *args):
         return json.loads(self(*args, "--json").stdout)
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto` (make test): one worker per core, at most 8. Every worker imports TensorFlow
+    and uses all cores for its own ops, so more workers than that only contend."""
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
 @pytest.fixture(autouse=True)

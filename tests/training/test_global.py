@@ -120,7 +120,7 @@ def test_ensemble_run_holds_and_uses_all_members(tmp_path, cli):
         "window": {"look_back": 12, "horizon": 4},
         "model": {"layers": [{"units": 4}], "residual": "last_value", "normalize": "window"},
         "training": {"epochs": 2, "ensemble": 3, "validation": 4, "batch_size": 16,
-                     "ensemble_inputs": [12, 5], "refit": True}})
+                     "ensemble_inputs": [12, 5]}})
     result = cli("train", data, "-c", cfg, "-o", tmp_path / "run")
     assert "ensemble: 3 models (seeds 42..44)" in result.stderr
     history = pd.read_csv(tmp_path / "run" / "history.csv")
