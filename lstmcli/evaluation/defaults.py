@@ -2,7 +2,7 @@
 without --config. Measured choices, with the figures, in docs/accuracy.md:
 
 - horizon H: the one asked for (`train --horizon`, `backtest -H`), else `default_horizon`
-  (halved while the series are too short for it); the model emits all H steps from one
+  (shortened step by step while the series are too short for it); the model emits all H steps from one
   window (a direct head) and `rollout` uses it in one call, in blocks of H beyond it;
 - look_back: 2 H or two seasons, whichever is longer (at most 96); with several series a
   window may start before its series, needing only a season or a quarter of look_back of
@@ -65,7 +65,9 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
     asked = horizon or default_horizon(season)
     h = asked
     while h > 1 and median - _tail(h, lengths) - h < max(4, season):
-        h = math.ceil(h / 2)  # series too short for this head: rollout goes on in blocks
+        h -= 1  # series too short for this head: the longest that fits, rollout goes on
+        # in blocks (halving: M1 yearly trained 3 steps of 6, MASE 3.380, 80% interval
+        # covering 71%; the longest that fits, 5: 3.351 and 78%)
     tail = _tail(h, lengths)
     many = len(lengths) > 1
     # long enough to see the cycle and the horizon; with several series, windows may start

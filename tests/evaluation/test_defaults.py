@@ -19,7 +19,7 @@ from lstmcli.evaluation.defaults import auto_config
     ("h", 1000, 48, 96, 200, ["hour", "dayofweek"]),
     ("W-SUN", 600, 13, 104, 120, ["weekofyear"]),  # two seasons back, capped at 96
     ("QS", 80, 8, 16, 16, ["month"]),
-    ("MS", 40, 12, 16, 12, ["month"]),  # too short for a 24-step head: 12, in blocks
+    ("MS", 40, 14, 12, 14, ["month"]),  # too short for a 24-step head: the longest that fits
     ("YS", 30, 6, 12, 6, []),
 ])
 def test_picks_by_frequency(tmp_path, freq, n, horizon, look_back, tail, calendar):
