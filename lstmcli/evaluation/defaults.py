@@ -2,8 +2,9 @@
 without --config. Measured choices, with the figures, in docs/accuracy.md:
 
 - horizon H: the one asked for (`train --horizon`, `backtest -H`), else `default_horizon`
-  (shortened step by step while the series are too short for it); the model emits all H steps from one
-  window (a direct head) and `rollout` uses it in one call, in blocks of H beyond it;
+  (the longest that fits when the series are too short for it); the model emits all H
+  steps from one window (a direct head) and `rollout` uses it in one call, in blocks of H
+  beyond it;
 - look_back: 2 H or two seasons, whichever is longer (at most 96); with several series a
   window may start before its series, needing only a season or a quarter of look_back of
   the series' own rows (window.min_input), so short series train and are forecast by the

@@ -106,11 +106,9 @@ def _future_features(frame: Frame, used: list, scaler: Scaler, steps: int,
     return np.stack(out).astype("float32")
 
 
-def _interval_bands(bundle, horizon: int, n_targets: int, notes: list[str],
-                    scale: np.ndarray | None = None) -> dict:
-    """level -> (lo, hi) offsets for a rollout of one series (`scale`: its scaler's), when
-    the run was calibrated."""
-    from lstmcli.forecast.intervals import bands
+def _interval_bands(bundle, frame: Frame, s, horizon: int, notes: list[str]) -> dict:
+    """level -> (lo, hi) offsets for a forecast of series s, when the run was calibrated."""
+    from lstmcli.forecast.intervals import bands, unit_of
 
     found = bundle.meta.intervals
     if found is None or runs_whole_history(bundle):
@@ -120,7 +118,9 @@ def _interval_bands(bundle, horizon: int, n_targets: int, notes: list[str],
             "last width by sqrt(h / N), or as fast as the calibrated widths grew")
     if horizon > found.horizon and note not in notes:
         notes.append(note)
-    return bands(found, horizon, n_targets, scale)
+    unit = unit_of(found, s.values[:, frame.target_idx],
+                   bundle.scaler.of(s.id).scale[frame.target_idx])
+    return bands(found, horizon, len(frame.targets), unit)
 
 
 def _with_baseline(frame: Frame, bundle, used: list, pred: list, short: list, horizon: int,
@@ -242,9 +242,8 @@ def predict(data_path: str | Path, run_dir: str | Path, *, last: bool = False
         limits: dict[str, tuple] = {}  # per series: its floor and interval offsets
         for (s, k), p in zip(where, pred, strict=True):  # p: (horizon, targets)
             if s.id not in limits:
-                limits[s.id] = (floor_of(frame, s), _interval_bands(
-                    bundle, len(p), len(frame.targets), notes,
-                    bundle.scaler.of(s.id).scale[frame.target_idx]))
+                limits[s.id] = (floor_of(frame, s),
+                                _interval_bands(bundle, frame, s, len(p), notes))
             p, bands = _bounded(bundle.scaler.of(s.id).inverse(p, frame.target_idx),
                                 *limits[s.id])
             first = k + w.look_back - pad  # the first predicted row (k: in the padded rows)
@@ -326,9 +325,8 @@ def rollout(data_path: str | Path | Frame, run_dir: str | Path, *, horizon: int,
             for s, p in zip(used, pred, strict=True)]
     records: list[dict] = []
     for s, p in zip(used, pred, strict=True):
-        scale = bundle.scaler.of(s.id).scale[frame.target_idx]
-        p, bands = _bounded(p, floor_of(frame, s), _interval_bands(
-            bundle, horizon, len(frame.targets), notes, scale))
+        p, bands = _bounded(p, floor_of(frame, s),
+                            _interval_bands(bundle, frame, s, horizon, notes))
         records += _rows(frame, s, future_stamps(frame, s, horizon), p, bands=bands)
     table = pd.DataFrame.from_records(records)
     if on_frame is not None:

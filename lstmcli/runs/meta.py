@@ -14,7 +14,7 @@ import math
 import warnings
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 from pydantic_core import PydanticCustomError
@@ -108,6 +108,11 @@ class IntervalsMeta(_Part):
     horizon: int = Field(gt=0)
     lo: dict[str, list[list[OptionalNumber]]]
     hi: dict[str, list[list[OptionalNumber]]]
+    # what the offsets are multiplied by per series (intervals.unit_of): "level_spread"
+    # (√(its scaler's scale · its mean absolute `season`-step difference)), "scaled" (its
+    # scaler's scale, earlier runs) or absent (original units, the oldest runs)
+    units: Literal["level_spread", "scaled"] | None = None
+    season: int | None = Field(default=None, gt=0)
 
 
 class RangeParams(_Part):

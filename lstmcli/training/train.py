@@ -17,6 +17,7 @@ from lstmcli.config import Config
 from lstmcli.data.read import Frame, read_series
 from lstmcli.data.scaling import Scaler
 from lstmcli.errors import UsageError
+from lstmcli.evaluation.metrics import season_length
 from lstmcli.options import options_spec, overridden, with_options
 from lstmcli.runs.rundata import feedback_order, min_max, no_intervals
 from lstmcli.training.layouts import first_inputs, sequence_layout, split_windows, stateful_layout
@@ -335,7 +336,8 @@ def _calibrate(model, frame: Frame, scaler: Scaler, config: Config, notes: list[
     out = calibrate(model, used, feature_idx=frame.feature_idx,
                     target_idx=frame.target_idx, feedback=feedback_order(frame),
                     look_back=w.look_back, min_input=config.min_input,
-                    per_step=config.per_step, horizon=t.interval_steps)
+                    per_step=config.per_step, horizon=t.interval_steps,
+                    season=config.data.season_length or season_length(frame.freq))
     if out is not None:
         notes.append(f"prediction intervals (80%, 95%) calibrated on rollouts from "
                      f"{out['origins']} validation origin(s), {out['horizon']} step(s) ahead")

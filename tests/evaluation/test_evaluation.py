@@ -179,3 +179,59 @@ def test_offsets_beyond_the_calibrated_steps():
     np.testing.assert_allclose(intervals._beyond(np.array([[2.0]]), 3, 1),
                                2 * np.sqrt([[2.0], [3.0]]))
     assert intervals._beyond(fast, 3, 1).shape == (0, 1)
+
+
+def test_spread_is_the_seasonal_mase_scale_floored():
+    v = np.array([[10.0, 1.0], [12.0, 1.0], [11.0, 1.0], [13.0, 1.0], [15.0, 1.0]])
+    # season 2: |11-10|, |13-12|, |15-11| -> 2; the flat column: 1% of its level
+    np.testing.assert_allclose(intervals.spread(v, 2), [2.0, 0.01])
+    # no full season and one more row: one step apart, |2| |-1| |2| |2| -> 1.75
+    np.testing.assert_allclose(intervals.spread(v[:, :1], 4), [1.75])
+    np.testing.assert_allclose(intervals.spread(v[:1, :1], 1), [0.1])  # one row: the floor
+    with_nan = np.array([[1.0], [np.nan], [3.0], [4.0]])
+    np.testing.assert_allclose(intervals.spread(with_nan, 1), [1.0])  # NaN pairs skipped
+
+
+def test_unit_of_reads_runs_of_every_version():
+    from lstmcli.runs.meta import IntervalsMeta
+
+    doc = {"levels": [80], "horizon": 1, "lo": {"80": [[-1.0]]}, "hi": {"80": [[1.0]]}}
+    values, scale = np.array([[1.0], [3.0], [2.0]]), np.array([6.0])
+    assert intervals.unit_of(IntervalsMeta(**doc), values, scale) == 1.0  # original units
+    got = intervals.unit_of(IntervalsMeta(**doc, units="scaled"), values, scale)
+    np.testing.assert_allclose(got, [6.0])
+    got = intervals.unit_of(IntervalsMeta(**doc, units="level_spread", season=1), values,
+                            scale)
+    np.testing.assert_allclose(got, [3.0])  # sqrt(6 * mean(|3-1|, |2-3|))
+
+
+def test_a_volatile_series_gets_wider_intervals_than_a_smooth_one(tmp_path, cli):
+    """Offsets are pooled in each series' unit, √(level · spread): at the same level, the
+    series that moves more gets wider intervals, by the square root of how much more."""
+    rng = np.random.default_rng(5)
+    n, frames = 80, []
+    for sid, noise in (("calm", 0.2), ("wild", 3.0)):
+        y = 100 + 2 * np.sin(np.arange(n) / 2) + noise * rng.normal(size=n)
+        frames.append(pd.DataFrame({"unique_id": sid, "ds": pd.date_range(
+            "2024-01-01", periods=n, freq="D"), "y": np.round(y, 4)}))
+    data = tmp_path / "two.csv"
+    pd.concat(frames).to_csv(data, index=False)
+    cfg = write_yaml(tmp_path / "c.yaml", {**TINY, "data": {
+        "season_length": 1, "scaling": "mean", "scale_per_series": True},
+                                           "training": {**TINY["training"], "validation": 10,
+                                                        "interval_steps": 3}})
+    cli("train", data, "-c", cfg, "-o", tmp_path / "run", "--quiet")
+    meta = json.loads((tmp_path / "run" / "bundle.json").read_text())["intervals"]
+    assert meta["units"] == "level_spread" and meta["season"] == 1
+    table = pd.read_csv(pd.io.common.StringIO(
+        cli("rollout", data, "-m", tmp_path / "run", "-H", "3").stdout))
+    width = {sid: (g.y_hi_80 - g.y_lo_80).to_numpy() for sid, g in table.groupby("unique_id")}
+    from lstmcli.runs.bundle import load_bundle
+
+    scaler = load_bundle(tmp_path / "run").scaler
+    history = pd.read_csv(data)
+    unit = {sid: intervals.unit(g[["y"]].to_numpy(), scaler.of(sid).scale, 1)[0]
+            for sid, g in history.groupby("unique_id")}
+    np.testing.assert_allclose(width["wild"] / width["calm"], unit["wild"] / unit["calm"],
+                               rtol=1e-3)
+    assert unit["wild"] > 1.5 * unit["calm"]  # spreads about 3.2 apart
