@@ -18,7 +18,8 @@ without --config. Measured choices, with the figures, in docs/accuracy.md:
   series, at least a fifth of the shortest, for enough validation windows);
 - one LSTM(64), MAE loss (with several series `mase`: each window's error divided by its
   series' seasonal-naive scale, the metric the collections are scored by), batch 256,
-  Adam at 0.003, early stopping (patience 10), then trained again on every row for the
+  Adam at 0.003, at most 100 epochs and about MAX_STEPS optimizer steps (fewer epochs for
+  large collections), early stopping (patience 10), then trained again on every row for the
   best epoch count (training.refit); the median of three of them (seeds) up to
   ENSEMBLE_WINDOWS training windows;
 - calendar features only for a single series (across many series the month pattern is in
@@ -42,6 +43,11 @@ MANY = 20  # series from which the validation tail is exactly H steps
 # (31,015 windows) 1.530 -> 1.492 (docs/accuracy.md); beyond it one model, to keep large
 # collections' training time in bounds (Tourism monthly: 78,902 windows, one model).
 ENSEMBLE_WINDOWS = 40_000
+# Optimizer steps per model and training stage, at most: epochs are cut to fit (at least
+# MIN_EPOCHS) so a large collection's training time is bounded. No run on the Tourism and M1
+# collections comes near it: the largest, Tourism and M1 monthly in one file (90,555
+# windows, 354 steps an epoch), stopped early after 19 epochs, 6,700 steps.
+MAX_STEPS, MIN_EPOCHS, BATCH = 10_000, 5, 256
 
 
 def default_horizon(season: int) -> int:
@@ -82,6 +88,7 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
         look_back = least = max(2, min(look_back, median - tail - h))
     windows = sum(max(0, n - tail - least - h + 1) for n in lengths)
     members = 3 if windows <= ENSEMBLE_WINDOWS else 1
+    epochs = max(MIN_EPOCHS, min(100, MAX_STEPS // max(1, math.ceil(windows / BATCH))))
     calendar = (CALENDAR.get(season, []) if not many and frame.time_col is not None
                 and not isinstance(frame.freq, int) else [])
     doc = {
@@ -92,7 +99,7 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
         # the linear skip was measured on collections; on one series (CO2) it overfits
         "model": {"layers": [{"units": 64}], "residual": "last_value", "normalize": "window",
                   "linear_skip": many},
-        "training": {"epochs": 100, "batch_size": 256, "loss": "mase" if many else "mae",
+        "training": {"epochs": epochs, "batch_size": BATCH, "loss": "mase" if many else "mae",
                      "validation": tail,
                      "optimizer": {"learning_rate": 0.003},
                      "early_stopping": {"patience": 10}, "interval_steps": h,
@@ -111,7 +118,10 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
              "horizon at once" + (", each window's error weighted by its series' "
                                   "seasonal-naive scale (loss mase)" if many else "")
              + ", validation "
-             f"on the last {tail} steps of each series, early stopping (patience 10), then "
+             f"on the last {tail} steps of each series, "
+             + (f"at most {epochs} epochs (about {MAX_STEPS:,} steps), " if epochs < 100
+                else "")
+             + "early stopping (patience 10), then "
              "trained again on every row for the best epoch count; "
              + ("the config is saved as RUN_DIR/config.yaml to edit and reuse"
                 if command == "train" else "trained at each origin; `lstmcli train DATA.csv "

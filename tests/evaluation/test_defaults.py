@@ -87,3 +87,25 @@ def test_train_without_config_says_and_saves_what_it_picked(tmp_path, cli):
     cli("train", data, "-c", saved, "-o", tmp_path / "again", "--epochs", "1", "--quiet")
     rollout = cli("rollout", data, "-m", tmp_path / "run", "-H", "3").stdout.splitlines()
     assert rollout[0].startswith("date,y_forecast,y_lo_80") and len(rollout) == 4
+
+
+def test_large_collections_train_for_a_bounded_number_of_steps(tmp_path):
+    """About MAX_STEPS optimizer steps per model: 40 daily series of 2,000 rows give
+    40 * (2000 - 14 - 7 - 14 + 1) = 78,640 windows, 308 batches of 256 an epoch, so 32
+    epochs; a small file keeps 100 (early stopping ends it sooner)."""
+    from lstmcli.evaluation.defaults import MAX_STEPS
+
+    rng = np.random.default_rng(0)
+    frames = [pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2000-01-01",
+                                                                        periods=2000),
+                            "y": rng.uniform(1, 2, 2000)}) for k in range(40)]
+    data = tmp_path / "large.csv"
+    pd.concat(frames).to_csv(data, index=False)
+    config, notes = auto_config(read_series(data, DataSpec()))
+    assert (config.window.horizon, config.window.min_input, config.training.validation) == (
+        14, 7, 14)
+    assert config.training.epochs == MAX_STEPS // 308 == 32
+    assert "at most 32 epochs (about 10,000 steps)" in notes[0]
+    small, notes = auto_config(read_series(wide_csv(tmp_path / "s.csv", n=120, freq="MS"),
+                                           DataSpec()))
+    assert small.training.epochs == 100 and "at most" not in notes[0]
