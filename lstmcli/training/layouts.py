@@ -103,14 +103,14 @@ def _tail(config: Config) -> str:
 
 def usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, list[str]]:
     """(series, training rows) for each series long enough to train on; notes for the rest."""
-    w, used, notes = config.window, [], []
+    w, used, skipped = config.window, [], []
     for s in frame.series:
         n_train = training_rows(len(s), config)
         if n_train < min_rows:
-            notes.append(f"series '{s.id}' skipped: {len(s)} rows, of which {n_train} "
-                         f"for training; at least {min_rows} needed")
+            skipped.append((s, n_train))
             continue
         used.append((s, n_train))
+    notes = _skipped_notes(skipped, min_rows)
     if not used:
         longest = max(len(s) for s in frame.series)
         raise DataError(f"{frame.path}: no series is long enough to train on: the longest has "
@@ -119,6 +119,18 @@ def usable_series(frame: Frame, config: Config, min_rows: int) -> tuple[list, li
                         f"{_tail(config)} do not fit. Lower window.look_back "
                         "or training.validation")
     return used, notes
+
+
+def _skipped_notes(skipped: list, min_rows: int) -> list[str]:
+    """A note per series skipped, or with more than 3 one note naming the first 10 (a
+    collection can skip hundreds)."""
+    if len(skipped) <= 3:
+        return [f"series '{s.id}' skipped: {len(s)} rows, of which {n} for training; at "
+                f"least {min_rows} needed" for s, n in skipped]
+    named = ", ".join(f"'{s.id}' ({len(s)} rows, {n} for training)" for s, n in skipped[:10])
+    more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    return [f"{len(skipped)} series skipped, fewer than {min_rows} training rows after the "
+            f"validation tail: {named}{more}"]
 
 
 def fit_scaler(frame: Frame, config: Config, used: list) -> Scaler:

@@ -65,6 +65,17 @@ def test_windows_start_before_the_series(tmp_path):
         "series 's3' skipped: 8 rows, of which 5 for training; at least 7 needed",
         "series 's4' skipped: 4 rows, of which 1 for training; at least 7 needed"]
     firsts = [x[:, 0] for x, _ in data.x.unbatch().as_numpy_iterator()]
+    # many short series (a collection can skip hundreds): one note naming the first 10
+    from lstmcli.training.layouts import usable_series
+
+    many = pd.concat([pd.DataFrame({"unique_id": f"t{k:02d}", "ds": pd.date_range(
+        "2020-01-01", periods=n, freq="MS"), "y": 1.0 + np.arange(n)})
+        for k, n in enumerate([40] + [8] * 12)])
+    many.to_csv(tmp_path / "many.csv", index=False)
+    _, notes = usable_series(read_series(tmp_path / "many.csv", DataSpec()), config, 7)
+    assert notes == ["12 series skipped, fewer than 7 training rows after the validation "
+                     "tail: " + ", ".join(f"'t{k:02d}' (8 rows, 5 for training)"
+                                          for k in range(1, 11)) + " and 2 more"]
     # the window from the very start of s2 (12 rows, from 30): 8 padded steps and its first
     s2 = scaler.of("s2").transform(np.array([[30.0]]))[0, 0]
     assert sum(np.allclose(f[:9], s2) and not np.isclose(f[9], s2) for f in firsts) == 1
