@@ -7,6 +7,16 @@ SIGINT / SIGTERM.
 """
 
 
+def listed(items: list[str], most: int = 5) -> str:
+    """The first `most` items joined for a message, and how many more there are.
+
+    >>> listed(["'a'", "'b'", "'c'"], most=2)
+    "'a', 'b' and 1 more"
+    """
+    more = f" and {len(items) - most} more" if len(items) > most else ""
+    return ", ".join(items[:most]) + more
+
+
 class LstmcliError(Exception):
     """A mistake the user can fix; the message says what is wrong and how to fix it."""
 

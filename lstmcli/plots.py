@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lstmcli.errors import DataError
+from lstmcli.errors import DataError, listed
 from lstmcli.runs.files import write_atomic
 
 MAX_PANELS = 4  # series drawn when --plot-series does not choose
@@ -68,8 +68,7 @@ def choose(ids: list[str], wanted: list[str] | None, *, source: str) -> tuple[li
     if wanted is not None:
         unknown = [w for w in wanted if w not in set(ids)]
         if unknown:
-            known = ", ".join(repr(i) for i in ids[:5]) + (
-                f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            known = listed([repr(i) for i in ids])
             raise DataError(f"{source}: --plot-series {unknown[0]!r}: no such series among "
                             f"the {len(ids)} forecast ({known}); give IDs from the series "
                             "column, separated by commas")

@@ -241,6 +241,29 @@ def mase_scale(insample: np.ndarray, m: int = 1) -> float:
     return float(np.mean(diffs)) if diffs.size else math.nan
 
 
+def spread(values: np.ndarray, season: int) -> np.ndarray:
+    """A series' spread, per column of values (n, k): the mean absolute difference of
+    values `season` steps apart (1 step when there is no full season and one more row),
+    the in-sample MASE scale; at least 1% of the mean absolute value (and 1e-8), so a flat
+    series still has one (the `mase` loss's weights, the intervals' unit).
+
+    >>> spread(np.array([[10.0], [12.0], [11.0], [13.0]]), 2).tolist()
+    [1.0]
+    >>> spread(np.full((5, 1), 50.0), 1).tolist()  # flat: 1% of its level
+    [0.5]
+    """
+    v = np.asarray(values, dtype="float64")
+    if not len(v):
+        return np.full(v.shape[1:], 1e-8)
+    m = season if len(v) > season + 1 else 1
+    with np.errstate(all="ignore"):
+        diffs = np.nanmean(np.abs(v[m:] - v[:-m]), axis=0) if len(v) > m else np.nan
+        floor = np.fmax(0.01 * np.nanmean(np.abs(v), axis=0), 1e-8)
+    diffs = np.broadcast_to(diffs, v.shape[1:])
+    return np.where(np.isfinite(diffs), np.fmax(diffs, np.nan_to_num(floor, nan=1e-8)),
+                    np.nan_to_num(floor, nan=1e-8))
+
+
 def mase(pred: np.ndarray, true: np.ndarray, insample: np.ndarray, m: int = 1) -> float:
     """Mean absolute scaled error: `mae(pred, true) / mase_scale(insample, m)`.
 

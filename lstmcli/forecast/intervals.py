@@ -92,30 +92,9 @@ def calibrate(model, series: list[tuple], *, feature_idx: list[int], target_idx:
     return out
 
 
-def spread(values: np.ndarray, season: int) -> np.ndarray:
-    """A series' spread, per column of values (n, k): the mean absolute difference of
-    values `season` steps apart (1 step when there is no full season and one
-    more row), the in-sample MASE scale; at least 1% of the mean absolute value (and 1e-8),
-    so a flat series still gets an interval.
-
-    >>> spread(np.array([[10.0], [12.0], [11.0], [13.0]]), 2).tolist()
-    [1.0]
-    >>> spread(np.full((5, 1), 50.0), 1).tolist()  # flat: 1% of its level
-    [0.5]
-    """
-    v = np.asarray(values, dtype="float64")
-    m = season if len(v) > season + 1 else 1
-    with np.errstate(all="ignore"):
-        diffs = np.nanmean(np.abs(v[m:] - v[:-m]), axis=0) if len(v) > m else np.nan
-        floor = np.fmax(0.01 * np.nanmean(np.abs(v), axis=0), 1e-8)
-    diffs = np.broadcast_to(diffs, v.shape[1:])
-    return np.where(np.isfinite(diffs), np.fmax(diffs, np.nan_to_num(floor, nan=1e-8)),
-                    np.nan_to_num(floor, nan=1e-8))
-
-
 def unit(values: np.ndarray, scale: np.ndarray, season: int) -> np.ndarray:
     """A series' unit for interval offsets, per target: √(scale · spread), the geometric mean
-    of its level (its scaler's `scale`) and its `spread` over `values` (n, targets).
+    of its level (its scaler's `scale`) and its `metrics.spread` over `values` (n, targets).
 
     Measured on the Tourism and M1 collections (80% / 95% coverage of the automatic
     config), by what the errors were divided by:
@@ -124,7 +103,7 @@ def unit(values: np.ndarray, scale: np.ndarray, season: int) -> np.ndarray:
     under-covered (M1 yearly by quartile of volatility: 96, 82, 55, 54%);
     the spread alone: 84/97, 83/96, 86/97, 86/97, 81/95, even across volatility on M1 but
     wide everywhere; this geometric mean: between the two (docs/accuracy.md)."""
-    return np.sqrt(np.asarray(scale, dtype="float64") * spread(values, season))
+    return np.sqrt(np.asarray(scale, dtype="float64") * metrics.spread(values, season))
 
 
 def unit_of(intervals, values: np.ndarray, scale: np.ndarray | None) -> np.ndarray | float:

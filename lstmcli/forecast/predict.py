@@ -11,7 +11,7 @@ import pandas as pd
 
 from lstmcli.data.read import Frame
 from lstmcli.data.scaling import Scaler
-from lstmcli.errors import DataError, ModelError
+from lstmcli.errors import DataError, ModelError, listed
 from lstmcli.runs.rundata import (
     feedback_order,
     floor_of,
@@ -136,8 +136,7 @@ def _with_baseline(frame: Frame, bundle, used: list, pred: list, short: list, ho
         history = s.values[:, frame.target_idx]
         got[s.id] = (metrics.seasonal_naive(history, horizon, m) if len(history) >= m > 1
                      else metrics.naive(history, horizon))
-    names = ", ".join(repr(s.id) for s in short[:5]) + (
-        f" and {len(short) - 5} more" if len(short) > 5 else "")
+    names = listed([repr(s.id) for s in short])
     notes.append(f"{len(short)} series shorter than {bundle.config.input_rows} "
                  f"forecast by {'Seasonal-Naive' if m > 1 else 'Naive'} (Naive if shorter "
                  f"than a season): {names}")

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from lstmcli.data.timegrid import offset_of
-from lstmcli.errors import DataError
+from lstmcli.errors import DataError, listed
 
 # period words for the base of a pandas frequency alias (`to_offset(alias).name` without
 # its multiple and anchor); legacy aliases included
@@ -280,8 +280,7 @@ def with_own_scalers(scaler, rows: dict[str, np.ndarray]):
 
 
 def unseen_note(ids: list[str], path) -> str:
-    names = ", ".join(f"'{i}'" for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5
-                                                    else "")
+    names = listed([f"'{i}'" for i in ids])
     return (f"{len(ids)} series not in the training data ({names}): the run scales each series "
             f"by its own level (data.scale_per_series) and has none for them, so each is scaled "
             f"by its own rows in {path}; the model never saw these series")

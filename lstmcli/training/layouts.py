@@ -20,8 +20,8 @@ from lstmcli.config import Config, LayerSpec
 from lstmcli.data import timegrid
 from lstmcli.data.read import Frame
 from lstmcli.data.scaling import Scaler
-from lstmcli.errors import DataError
-from lstmcli.evaluation.metrics import season_length
+from lstmcli.errors import DataError, listed
+from lstmcli.evaluation.metrics import season_length, spread
 from lstmcli.training.fit import TrainData
 from lstmcli.training.windows import (
     Rows,
@@ -127,10 +127,9 @@ def _skipped_notes(skipped: list, min_rows: int) -> list[str]:
     if len(skipped) <= 3:
         return [f"series '{s.id}' skipped: {len(s)} rows, of which {n} for training; at "
                 f"least {min_rows} needed" for s, n in skipped]
-    named = ", ".join(f"'{s.id}' ({len(s)} rows, {n} for training)" for s, n in skipped[:10])
-    more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    named = listed([f"'{s.id}' ({len(s)} rows, {n} for training)" for s, n in skipped], 10)
     return [f"{len(skipped)} series skipped, fewer than {min_rows} training rows after the "
-            f"validation tail: {named}{more}"]
+            f"validation tail: {named}"]
 
 
 def fit_scaler(frame: Frame, config: Config, used: list) -> Scaler:
@@ -200,16 +199,13 @@ def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None
 
 def series_weights(flat: np.ndarray, offsets: np.ndarray, n_train: list[int],
                    target_idx: list[int], season: int) -> np.ndarray:
-    """1 / each series' MASE scale: the mean absolute difference of its (scaled) targets
-    `season` steps apart (1 step when the training rows are too few) over its training
-    rows, floored at 1% of their mean absolute value so a flat series cannot dominate."""
+    """1 / each series' MASE scale: `metrics.spread` of its (scaled) training rows (floored
+    at 1% of their mean absolute value, so a flat series cannot dominate), averaged over the
+    targets."""
     out = np.empty(len(offsets), dtype="float64")
     for i, (off, n) in enumerate(zip(offsets, n_train, strict=True)):
-        v = read_rows(flat, int(off), int(off) + n)[:, target_idx].astype("float64")
-        m = season if n > season + 1 else 1
-        scale = np.nanmean(np.abs(v[m:] - v[:-m])) if n > m else np.nan
-        floor = max(0.01 * np.nanmean(np.abs(v)), 1e-8) if n else 1e-8
-        out[i] = 1.0 / max(scale if np.isfinite(scale) else floor, floor)
+        v = read_rows(flat, int(off), int(off) + n)[:, target_idx]
+        out[i] = 1.0 / float(np.mean(spread(v, season)))  # over the targets
     return out
 
 

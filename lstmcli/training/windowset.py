@@ -11,7 +11,7 @@ import numpy as np
 
 from lstmcli.config import Config
 from lstmcli.data.read import Frame, read_series
-from lstmcli.errors import ConfigError, DataError
+from lstmcli.errors import ConfigError, DataError, listed
 from lstmcli.options import options_spec, overridden, with_options
 from lstmcli.runs.files import write_atomic
 from lstmcli.runs.rundata import stamp_text
@@ -105,11 +105,10 @@ def make_window_set(data_path: str | Path, config: Config | None, *,
         else:
             short.append(s)
     if parts and short:
-        named = ", ".join(f"'{s.id}' ({len(s)} rows)" for s in short[:10])
-        more = f" and {len(short) - 10} more" if len(short) > 10 else ""
+        named = listed([f"'{s.id}' ({len(s)} rows)" for s in short], 10)
         frame = replace(frame, notes=frame.notes + [
             f"{len(short)} series skipped, shorter than {config.input_rows} + horizon "
-            f"{w.horizon} = {config.min_input + w.horizon} rows: {named}{more}"])
+            f"{w.horizon} = {config.min_input + w.horizon} rows: {named}"])
     if not parts:
         shortest = min(len(s) for s in frame.series)
         raise DataError(f"{frame.path}: no window fits: the longest series has "

@@ -13,6 +13,7 @@ from conftest import TINY, long_csv, wide_csv, write_yaml
 from lstmcli import api
 from lstmcli.config import config_from_dict
 from lstmcli.evaluation import backtest as evaluation
+from lstmcli.evaluation import metrics
 from lstmcli.forecast import intervals
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -116,7 +117,6 @@ def test_rollout_plot(tmp_path, cli, trained):
 def test_interval_offsets_are_normalised_conformal():
     """Hand check: step scales are the mean |error| made non-decreasing; the quantiles of the
     pooled normalised errors, scaled back per step."""
-    from lstmcli.evaluation import metrics
     from lstmcli.forecast.intervals import _offsets
 
     rng = np.random.default_rng(3)
@@ -184,12 +184,12 @@ def test_offsets_beyond_the_calibrated_steps():
 def test_spread_is_the_seasonal_mase_scale_floored():
     v = np.array([[10.0, 1.0], [12.0, 1.0], [11.0, 1.0], [13.0, 1.0], [15.0, 1.0]])
     # season 2: |11-10|, |13-12|, |15-11| -> 2; the flat column: 1% of its level
-    np.testing.assert_allclose(intervals.spread(v, 2), [2.0, 0.01])
+    np.testing.assert_allclose(metrics.spread(v, 2), [2.0, 0.01])
     # no full season and one more row: one step apart, |2| |-1| |2| |2| -> 1.75
-    np.testing.assert_allclose(intervals.spread(v[:, :1], 4), [1.75])
-    np.testing.assert_allclose(intervals.spread(v[:1, :1], 1), [0.1])  # one row: the floor
+    np.testing.assert_allclose(metrics.spread(v[:, :1], 4), [1.75])
+    np.testing.assert_allclose(metrics.spread(v[:1, :1], 1), [0.1])  # one row: the floor
     with_nan = np.array([[1.0], [np.nan], [3.0], [4.0]])
-    np.testing.assert_allclose(intervals.spread(with_nan, 1), [1.0])  # NaN pairs skipped
+    np.testing.assert_allclose(metrics.spread(with_nan, 1), [1.0])  # NaN pairs skipped
 
 
 def test_unit_of_reads_runs_of_every_version():
