@@ -141,6 +141,9 @@ class WindowSpec(_Spec):
     # rows, the rest of look_back repeats its first row. Series shorter than look_back then
     # train and are forecast by the model. null: look_back (every window inside its series).
     min_input: int | None = Field(default=None, gt=0, le=MAX_STEPS)
+    # Train only on the most recent windows: those whose targets end within the last
+    # `history` rows of each series' training rows (N-BEATS's history limit). null: all.
+    history: int | None = Field(default=None, gt=0, le=MAX_STEPS)
 
 
 class LayerSpec(_Spec):

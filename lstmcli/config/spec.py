@@ -71,6 +71,11 @@ class Config(_Spec):
                              "start before its series, so it must be at most window.look_back "
                              f"({self.window.look_back}), with stateless training and one "
                              "forecast per window (not many_to_many)")
+        if self.window.history is not None and (self.stateful or self.variable_length):
+            raise ValueError(f"window.history: {self.window.history}; it keeps the most recent "
+                             "windows of each series, so it needs stateless training with a "
+                             "window.look_back (stateful and variable-length training read "
+                             "each whole series)")
         if self.stateful and self.model.topology not in ("many_to_one",
                                                                               "many_to_many"):
             raise ValueError(f"model.topology: {self.model.topology} emits the whole horizon "

@@ -28,6 +28,7 @@ from lstmcli.training.windows import (
     chunk_layout,
     edge_padded,
     read_rows,
+    recent,
     segment_bounds,
     window_starts,
 )
@@ -169,7 +170,10 @@ def split_windows(frame: Frame, config: Config, *, batch_size: int | None = None
     for (s, n_train), offset in zip(used, offsets, strict=True):
         starts = window_starts(len(s) + pad, look_back=w.look_back, horizon=w.horizon,
                                stride=w.stride)
-        train_starts.append(offset + starts[starts + w.look_back + w.horizon <= n_train + pad])
+        span = w.look_back + w.horizon
+        fits = (starts + span <= n_train + pad) & recent(starts, end=n_train + pad, span=span,
+                                                          history=w.history)
+        train_starts.append(offset + starts[fits])
         val_starts.append(offset + starts[starts + w.look_back >= n_train + pad])
     train_starts, val_starts = np.concatenate(train_starts), np.concatenate(val_starts)
     train_w = val_w = None

@@ -87,6 +87,15 @@ def window_starts(n_rows: int, *, look_back: int, horizon: int = 1, stride: int 
     return np.arange(n, dtype="int64") * stride
 
 
+def recent(starts: np.ndarray, *, end: int, span: int, history: int | None) -> np.ndarray:
+    """Which windows (first rows `starts`, `span` rows each: look_back + horizon) end within
+    the last `history` rows before row `end` (window.history): the most recent ones. All of
+    them when history is None."""
+    if history is None:
+        return np.ones(len(starts), dtype=bool)
+    return starts + span > end - history
+
+
 # ------------------------------------------------------------------- stateful layout
 
 PAD = -1e30  # value of padding steps; the model's Masking layer skips them (state unchanged)

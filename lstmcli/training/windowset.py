@@ -15,7 +15,7 @@ from lstmcli.errors import ConfigError, DataError, listed
 from lstmcli.options import options_spec, overridden, with_options
 from lstmcli.runs.files import write_atomic
 from lstmcli.runs.rundata import stamp_text
-from lstmcli.training.windows import edge_padded, make_windows, window_starts
+from lstmcli.training.windows import edge_padded, make_windows, recent, window_starts
 
 
 @dataclass
@@ -99,9 +99,13 @@ def make_window_set(data_path: str | Path, config: Config | None, *,
         X, y = make_windows(rows, look_back=w.look_back, horizon=w.horizon, stride=w.stride,
                             feature_idx=frame.feature_idx, target_idx=frame.target_idx)
         starts = window_starts(len(rows), look_back=w.look_back, horizon=w.horizon,
-                               stride=w.stride) - pad  # negative: before the series
+                               stride=w.stride)
+        if w.history is not None:  # the most recent windows, as training keeps them
+            first = len(starts) - int(recent(starts, end=len(rows), span=w.look_back
+                                             + w.horizon, history=w.history).sum())
+            X, y, starts = X[first:], y[first:], starts[first:]  # still views
         if len(X):
-            parts.append(WindowPart(series=s, X=X, y=y, starts=starts))
+            parts.append(WindowPart(series=s, X=X, y=y, starts=starts - pad))  # <0: before it
         else:
             short.append(s)
     if parts and short:
