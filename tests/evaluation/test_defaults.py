@@ -11,6 +11,7 @@ from conftest import wide_csv
 from lstmcli.config import DataSpec, load_config
 from lstmcli.data.read import read_series
 from lstmcli.evaluation.defaults import auto_config
+from lstmcli.training.layouts import split_windows
 
 
 @pytest.mark.parametrize("freq, n, horizon, look_back, tail, calendar", [
@@ -109,3 +110,29 @@ def test_large_collections_train_for_a_bounded_number_of_steps(tmp_path):
     small, notes = auto_config(read_series(wide_csv(tmp_path / "s.csv", n=120, freq="MS"),
                                            DataSpec()))
     assert small.training.epochs == 100 and "at most" not in notes[0]
+
+
+def test_collections_past_the_window_budget_train_on_recent_windows(tmp_path, monkeypatch):
+    """Past WINDOW_BUDGET windows (MIN_EPOCHS epochs would exceed MAX_STEPS), each series
+    trains on its most recent windows: the most per series that fit, at least H."""
+    from lstmcli.evaluation import defaults
+
+    assert defaults.WINDOW_BUDGET == defaults.MAX_STEPS // defaults.MIN_EPOCHS * 256
+    assert defaults.recent_windows([10, 20, 30], 4, 60) is None
+    assert defaults.recent_windows([10, 20, 30], 4, 40) == 15  # 10 + 15 + 15
+    assert defaults.recent_windows([10, 20, 30], 4, 41) == 15  # 16 would need 42
+    assert defaults.recent_windows([100, 100], 4, 5) == 4  # never fewer than H
+    # 10 daily series of 300 rows (validation: a fifth of them, 60, with fewer than 20
+    # series): 300 - 60 - 7 - 14 + 1 = 220 windows each, 2,200 in all
+    rng = np.random.default_rng(0)
+    pd.concat(pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2000-01-01", periods=300),
+                            "y": rng.uniform(1, 2, 300)}) for k in range(10)
+              ).to_csv(tmp_path / "d.csv", index=False)
+    frame = read_series(tmp_path / "d.csv", DataSpec())
+    assert auto_config(frame)[0].window.history is None
+    monkeypatch.setattr(defaults, "WINDOW_BUDGET", 1000)
+    config, notes = auto_config(frame)
+    assert config.window.history == 100 and config.training.epochs == 100
+    assert "each series' last 100 windows (1,000 in all)" in notes[0]
+    _, data, _ = split_windows(frame, config)
+    assert data.n_train == 1000
