@@ -136,3 +136,17 @@ def test_collections_past_the_window_budget_train_on_recent_windows(tmp_path, mo
     assert "each series' last 100 windows (1,000 in all)" in notes[0]
     _, data, _ = split_windows(frame, config)
     assert data.n_train == 1000
+
+
+def test_quarterly_collections_read_four_horizons(tmp_path):
+    """Several quarterly series: look_back 4 H (32 for the default H = 8), a window from 8
+    of a series' rows on; monthly ones keep 2 H."""
+    rng = np.random.default_rng(0)
+    for freq, h, look_back, least in (("QS", 8, 32, 8), ("MS", 24, 48, 12)):
+        pd.concat(pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range(
+            "1990-01-01", periods=80, freq=freq), "y": rng.uniform(1, 2, 80)})
+            for k in range(25)).to_csv(tmp_path / "d.csv", index=False)
+        config, notes = auto_config(read_series(tmp_path / "d.csv", DataSpec()))
+        assert (config.window.horizon, config.window.look_back,
+                config.window.min_input) == (h, look_back, least)
+        assert f"picked horizon {h} " in notes[0] and f"look_back {look_back} " in notes[0]
