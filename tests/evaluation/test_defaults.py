@@ -84,8 +84,12 @@ def test_train_without_config_says_and_saves_what_it_picked(tmp_path, cli):
     assert yaml.safe_load(saved.read_text())["model"]["residual"] == "last_value"
     info = cli.json("inspect", "-m", tmp_path / "run")  # calendar columns are inputs too
     assert info["input_shape"][-1] == 3 and "month_sin" in info["input_meaning"]
-    # reused as it is
-    cli("train", data, "-c", saved, "-o", tmp_path / "again", "--epochs", "1", "--quiet")
+    # reused as it is: it builds the same model and cuts the same windows from the data
+    # (training it again would repeat the training above: 3 members and their refit)
+    built = cli.json("inspect", "--config", saved, "--features", "3")
+    assert built["total_params"] == info["total_params"], (built["total_params"], info["total_params"])
+    cut = cli.json("window", data, "-c", saved)
+    assert cut["x_shape"][1:] == [24, 3] and cut["y_shape"][1:] == [3, 1]
     rollout = cli("rollout", data, "-m", tmp_path / "run", "-H", "3").stdout.splitlines()
     assert rollout[0].startswith("date,y_forecast,y_lo_80") and len(rollout) == 4
 
