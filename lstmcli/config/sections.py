@@ -277,3 +277,8 @@ class TrainingSpec(_Spec):
     # null: every member reads the whole window.
     ensemble_inputs: list[Annotated[int, Field(gt=0, le=MAX_STEPS)]] | None = Field(
         default=None, min_length=1, max_length=50)
+    # Which members are early-stopped on the validation tail: each (every member, then each
+    # refit for its own best epoch count), or first (with training.refit: only the first;
+    # the others train only in the refit, for its epoch count: K members for the cost of one
+    # early-stopped model and K refits).
+    ensemble_validation: Literal["each", "first"] = "each"

@@ -118,6 +118,10 @@ class Config(_Spec):
             raise ValueError("training.ensemble: members are combined by the median of their "
                              "outputs in one stateless model; not with stateful training, "
                              "seq2seq or training.distribute")
+        if (self.training.ensemble > 1 and self.training.ensemble_validation == "first"
+                and not self.training.refit):
+            raise ValueError("training.ensemble_validation: first trains the members after the "
+                             "first only in the refit: needs training.refit: true")
         reads = self.training.ensemble_inputs
         if reads is not None and (self.per_step or self.stateful or self.variable_length
                                   or self.model.topology == "seq2seq"

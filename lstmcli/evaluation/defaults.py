@@ -49,6 +49,8 @@ QUARTERLY_SPAN = 4
 # monthly MASE 1.588 -> 1.545 for three times the training time, on Tourism quarterly
 # (31,015 windows) 1.530 -> 1.492 (docs/accuracy.md); beyond it one model, to keep large
 # collections' training time in bounds (Tourism monthly: 78,902 windows, one model).
+# Three members there with only the first early-stopped (training.ensemble_validation:
+# first) gave 1.396 and 1.4005 (seeds 42, 1) against 1.402 and 1.392: not worth 1.3-1.9x.
 ENSEMBLE_WINDOWS = 40_000
 # Optimizer steps per model and training stage, at most: epochs are cut to fit (at least
 # MIN_EPOCHS) so a large collection's training time is bounded. No run on the Tourism and M1

@@ -1,6 +1,8 @@
 """Ensemble members (training.ensemble): fitted one after another, each from its own seed
 (and, with training.ensemble_inputs, reading its own part of the window), then refit on
-every row for its best epoch count (training.refit); one result for all of them."""
+every row for its best epoch count (training.refit); one result for all of them. With
+training.ensemble_validation: first, only the first member is fitted before the refit,
+and every member is refit for its epoch count."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ def fit_members(config: Config, data, shape: dict, *, model, fitted, jit, persis
     from lstmcli.training.fit import fit, seed_everything
 
     members = config.training.ensemble
+    if config.training.ensemble_validation == "first":
+        members = 1  # the others train in the refit only, for this one's epoch count
     trained, results = [], []
     for k in range(members):
         if k:  # the next member: its own seed, its own initial weights
@@ -42,8 +46,9 @@ def fit_members(config: Config, data, shape: dict, *, model, fitted, jit, persis
 def refit(frame: Frame, config: Config, results: list, shape: dict, scaler: Scaler, *,
            jit, status, on_epoch, out: Path, work: Path):
     """training.refit: each member trained again from its own seed on every row of every
-    series (no validation tail, no early stopping) for its best epoch count, with the same
-    scaler (so the intervals calibrated in its units hold). Returns (model, summary)."""
+    series (no validation tail, no early stopping) for its best epoch count (with
+    training.ensemble_validation: first, the first member's), with the same scaler (so the
+    intervals calibrated in its units hold). Returns (model, summary)."""
     from lstmcli.config import EarlyStoppingSpec
     from lstmcli.errors import Interrupted
     from lstmcli.models.topology import median_of, member
@@ -55,20 +60,22 @@ def refit(frame: Frame, config: Config, results: list, shape: dict, scaler: Scal
     _, data, _ = split_windows(frame, full, scaler=scaler)
     members, epochs, seconds = [], [], 0.0
     with graceful_stop() as stop:
-        for k, result in enumerate(results):
+        count = config.training.ensemble
+        for k in range(count):
+            best = results[min(k, len(results) - 1)].best_epoch
             seed_everything(config.training.seed + k)
             model = member(config.model, reads=config.member_reads(k), **shape)
-            status(f"refit {k + 1} of {len(results)} on every row…" if len(results) > 1
+            status(f"refit {k + 1} of {count} on every row…" if count > 1
                    else "refit on every row…")
             try:
-                done = fit(model, data, full.training, epochs=result.best_epoch,
+                done = fit(model, data, full.training, epochs=best,
                            on_epoch=on_epoch, jit_compile=jit,
                            persist=Persistence(work=work, fingerprint="", every=0, stop=stop))
             except Interrupted as exc:
                 raise Interrupted(f"{out}: {exc} (refit; nothing was written)",
                                   exc.exit_code - 128) from None
             members.append(model)
-            epochs.append(result.best_epoch)
+            epochs.append(best)
             seconds += done.seconds
     model = median_of(members) if len(members) > 1 else members[0]
     return model, {"epochs": epochs, "seconds": round(seconds, 3)}

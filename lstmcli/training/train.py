@@ -199,7 +199,10 @@ def _train_locked(data_path, config: Config, *, out: Path, epochs, seed, force, 
     if members > 1:
         every = 0  # the members are trained one after another; a restart trains them anew
         notes.append(f"ensemble: {members} models (seeds {config.training.seed}.."
-                     f"{config.training.seed + members - 1}); forecasts are their median")
+                     f"{config.training.seed + members - 1}); forecasts are their median"
+                     + ("; the first is early-stopped on the validation tail, the others "
+                        "train in the refit only, for its epoch count"
+                        if config.training.ensemble_validation == "first" else ""))
     if on_note is not None:  # what is known before training is said before it
         for note in frame.notes + notes:
             on_note(note)

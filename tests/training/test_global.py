@@ -250,6 +250,39 @@ def test_refit_trains_again_on_every_row_for_the_best_epoch_count(tmp_path, cli)
         config_from_dict({**BASE, "training": {"refit": True, "validation": 0}})
 
 
+def test_members_after_the_first_train_in_the_refit_only(tmp_path, cli):
+    """training.ensemble_validation: first: one model is early-stopped on the tail (and
+    calibrates the intervals); all three members are then refit for its epoch count, from
+    their own seeds, and the saved model is their median."""
+    import json
+
+    data = _levels_csv(tmp_path / "levels.csv", lengths=(40, 40), levels=(5.0, 500.0))
+    cfg = write_yaml(tmp_path / "r.yaml", {
+        "data": {"scaling": "mean", "scale_per_series": True},
+        "window": {"look_back": 12, "horizon": 4},
+        "model": {"layers": [{"units": 3}], "residual": "last_value", "normalize": "window"},
+        "training": {"epochs": 4, "validation": 4, "refit": True, "ensemble": 3,
+                     "ensemble_validation": "first", "jit_compile": False}})
+    result = cli("train", data, "-c", cfg, "-o", tmp_path / "run", "--json")
+    doc = json.loads(result.stdout)
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert "member" not in history.columns  # one model before the refit
+    best = int(history.loc[history.val_loss.idxmin(), "epoch"])
+    assert doc["training"]["refit"]["epochs"] == [best] * 3
+    assert any("the others train in the refit only" in n for n in doc["notes"])
+    from lstmcli.runs.bundle import load_bundle
+
+    model = load_bundle(tmp_path / "run").model
+    members = [layer for layer in model.layers if layer.name.startswith("member_")]
+    assert len(members) == 3
+    weights = [np.concatenate([w.ravel() for w in m.get_weights()]) for m in members]
+    assert not np.allclose(weights[0], weights[1])  # own seeds, not three copies
+    cli("rollout", data, "-m", tmp_path / "run", "-H", "6", "-o", tmp_path / "f.csv")
+    assert np.isfinite(pd.read_csv(tmp_path / "f.csv").select_dtypes("number")).all().all()
+    with pytest.raises(ConfigError, match="ensemble_validation"):
+        config_from_dict({**BASE, "training": {"ensemble": 2, "ensemble_validation": "first"}})
+
+
 def test_linear_skip_feeds_the_window_to_the_head():
     cfg = config_from_dict({**BASE, "model": {**BASE["model"], "linear_skip": True}})
     model = build_model(cfg.model, look_back=6, n_features=2, horizon=3, n_targets=1,
