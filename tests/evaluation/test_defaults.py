@@ -32,6 +32,7 @@ def test_picks_by_frequency(tmp_path, freq, n, horizon, look_back, tail, calenda
     assert config.model.residual == "last_value" and config.model.normalize == "window"
     assert not config.model.linear_skip and config.training.refit  # one series: no skip
     assert config.data.scaling == "mean" and not config.data.scale_per_series  # one series
+    assert config.training.early_stopping.patience == 10  # one series
     assert f"picked horizon {horizon}" in notes[0] and f"look_back {look_back}" in notes[0]
 
 
@@ -111,6 +112,8 @@ def test_large_collections_train_for_a_bounded_number_of_steps(tmp_path):
         14, 7, 14)
     assert config.training.epochs == MAX_STEPS // 308 == 32
     assert "at most 32 epochs (about 10,000 steps)" in notes[0]
+    assert config.training.early_stopping.patience == 5  # several series
+    assert "early stopping (patience 5)" in notes[0]
     small, notes = auto_config(read_series(wide_csv(tmp_path / "s.csv", n=120, freq="MS"),
                                            DataSpec()))
     assert small.training.epochs == 100 and "at most" not in notes[0]
