@@ -113,10 +113,13 @@ def test_large_collections_train_for_a_bounded_number_of_steps(tmp_path):
     assert config.training.epochs == MAX_STEPS // 308 == 32
     assert "at most 32 epochs (about 10,000 steps)" in notes[0]
     assert config.training.early_stopping.patience == 5  # several series
-    assert "early stopping (patience 5)" in notes[0]
+    # past ENSEMBLE_WINDOWS only the first of the three members is early-stopped
+    assert (config.training.ensemble, config.training.ensemble_validation) == (3, "first")
+    assert "early stopping (patience 5) of the first only" in notes[0]
     small, notes = auto_config(read_series(wide_csv(tmp_path / "s.csv", n=120, freq="MS"),
                                            DataSpec()))
     assert small.training.epochs == 100 and "at most" not in notes[0]
+    assert (small.training.ensemble, small.training.ensemble_validation) == (3, "each")
 
 
 def test_collections_past_the_window_budget_train_on_recent_windows(tmp_path, monkeypatch):
