@@ -167,10 +167,10 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
              f"on the last {tail} steps of each series, "
              + (f"at most {epochs} epochs (about {MAX_STEPS:,} steps), " if epochs < 100
                 else "")
-             + (f"early stopping (patience {patience}), then each trained again on every "
-                "row for its best epoch count; " if validated == "each" else
-                f"early stopping (patience {patience}) of the first only (a large "
-                "collection), then all three trained on every row for its best epoch count; ")
+             + f"early stopping (patience {patience})"
+             + (", then each trained again on every row for its best epoch count; "
+                if validated == "each" else " of the first only (a large collection), then "
+                "all three trained on every row for its best epoch count; ")
              + ("the config is saved as RUN_DIR/config.yaml to edit and reuse"
                 if command == "train" else "trained at each origin; `lstmcli train DATA.csv "
                 f"-o RUN_DIR{f' --horizon {horizon}' if horizon else ''}` picks the same "
