@@ -205,6 +205,15 @@ class ModelSpec(_Spec):
     # of any level, and a series whose level drifts, reach the network on comparable inputs
     # (as N-BEATS and DeepAR do). Same topologies as residual.
     normalize: Literal["none", "window"] = "none"
+    # damping: from the second season of the forecast on, each step's change over the step
+    # a season before is multiplied by damping per season into the horizon (the second
+    # season's change by damping, the third's by damping squared, ...): a damped trend,
+    # as exponential smoothing damps it. 1 changes nothing; 0 repeats the first season.
+    # Applied when forecasting, not while training (the network learns the undamped
+    # future); the validation loss, early stopping and the intervals see the damped
+    # forecast. model.season steps per cycle (1: every step, as for yearly data).
+    # many_to_one, direct, one_to_many; stateless.
+    damping: float = Field(default=1.0, ge=0.0, le=1.0)
 
     def decoder_layers(self) -> list[LayerSpec]:
         if self.decoder is not None:

@@ -95,6 +95,12 @@ class Config(_Spec):
             raise ValueError(f"model.season: {self.model.season} steps; residual: seasonal "
                              "repeats the window's last season, so model.season must be at "
                              f"least 2 and at most window.look_back ({self.window.look_back})")
+        if self.model.damping < 1 and (
+                self.model.topology not in ("many_to_one", "direct", "one_to_many")
+                or self.stateful or self.variable_length):
+            raise ValueError(f"model.damping: {self.model.damping} damps a forecast of "
+                             "window.horizon steps emitted at once: topology many_to_one, "
+                             "direct or one_to_many, stateless, with a window.look_back")
         if self.training.loss == "mase" and (self.stateful
                                              or self.variable_length):
             raise ValueError("training.loss: mase weighs each training window by its series' "

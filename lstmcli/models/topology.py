@@ -87,6 +87,10 @@ def build_model(spec: ModelSpec, *, look_back: int, n_features: int, horizon: in
     if normalize:  # ... times each target's window level: the series' own units again
         scale = _select(keras, first_input, n_features, n_targets, name="target_levels")
         outputs = layers.Multiply(name="denormalized")([outputs, scale(levels)])
+    if spec.damping < 1 and horizon > spec.season and not per_step \
+            and spec.topology != "many_to_many":  # ... and the trend damped when forecasting
+        outputs = custom_layers()["Damped"](season=spec.season, horizon=horizon,
+                                            damping=spec.damping, name="damped")(outputs)
     return keras.Model(window, outputs, name=spec.topology)
 
 
@@ -177,9 +181,47 @@ def custom_layers() -> dict:
         def get_config(self):
             return {**super().get_config(), "season": self.season, "horizon": self.horizon}
 
+    @keras.saving.register_keras_serializable(package="lstmcli")
+    class Damped(keras.layers.Layer):
+        """(batch, horizon, targets) -> the same, each step's change over the step `season`
+        before multiplied by damping ** (seasons into the horizon) from the second season
+        on: a damped trend. Only when forecasting (training=False, as in predict and in
+        Keras's validation); in training the outputs pass unchanged."""
+
+        def __init__(self, season: int, horizon: int, damping: float, **kw):
+            super().__init__(**kw)
+            self.season, self.horizon = int(season), int(horizon)
+            self.damping = float(damping)
+            self.matrix = damping_matrix(self.horizon, self.season, self.damping)
+
+        def call(self, x, training=None):
+            if training:
+                return x
+            return ops.einsum("kj,bjt->bkt", ops.convert_to_tensor(self.matrix), x)
+
+        def compute_output_shape(self, shape):
+            return shape
+
+        def get_config(self):
+            return {**super().get_config(), "season": self.season, "horizon": self.horizon,
+                    "damping": self.damping}
+
     _CUSTOM.update(WindowLevel=WindowLevel, Divide=Divide, Median=Median,
-                   SeasonalRepeat=SeasonalRepeat)
+                   SeasonalRepeat=SeasonalRepeat, Damped=Damped)
     return _CUSTOM
+
+
+def damping_matrix(horizon: int, season: int, damping: float):
+    """The (horizon, horizon) matrix D with damped = D @ forecast: steps of the first season
+    as they are; then step k = damped step k - season + damping ** (k // season) *
+    (forecast k - forecast k - season)."""
+    import numpy as np
+
+    eye = np.eye(horizon, dtype="float64")
+    rows = [eye[k] for k in range(min(season, horizon))]
+    for k in range(season, horizon):
+        rows.append(rows[k - season] + damping ** (k // season) * (eye[k] - eye[k - season]))
+    return np.stack(rows).astype("float32")
 
 
 def _select(keras, first_input: list[int | None] | None, n_features: int, n_targets: int, *,

@@ -160,3 +160,21 @@ def test_quarterly_collections_read_four_horizons(tmp_path):
         assert (config.window.horizon, config.window.look_back,
                 config.window.min_input) == (h, look_back, least)
         assert f"picked horizon {h} " in notes[0] and f"look_back {look_back} " in notes[0]
+
+
+def test_several_monthly_or_quarterly_series_damp_the_trend(tmp_path):
+    """model.damping 0.5 with the year as season for collections of monthly or quarterly
+    series (measured there); yearly collections and single series get none."""
+    rng = np.random.default_rng(0)
+    for freq, season, damped in (("MS", 12, True), ("QS", 4, True), ("YS", 1, False)):
+        pd.concat(pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range(
+            "1960-01-01", periods=60, freq=freq), "y": rng.uniform(1, 2, 60)})
+            for k in range(25)).to_csv(tmp_path / "d.csv", index=False)
+        config, notes = auto_config(read_series(tmp_path / "d.csv", DataSpec()))
+        assert config.model.damping == (0.5 if damped else 1.0), freq
+        assert config.model.season == season
+        said = "trend damped by 0.5 a year from the forecast's second year on"
+        assert (said in notes[0]) == damped
+    one, notes = auto_config(read_series(wide_csv(tmp_path / "one.csv", n=144, freq="MS"),
+                                         DataSpec()))
+    assert one.model.damping == 1.0 and "damped" not in notes[0]

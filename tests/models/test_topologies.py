@@ -180,3 +180,44 @@ def test_variable_length_predicts_any_length_like_the_whole_sequence(cli, tmp_pa
                                    atol=1e-4)
     refused = cli("window", data, "-c", tmp_path / "v.yaml", code=3)
     assert "no fixed windows to cut" in refused.stderr and refused.stdout == ""
+
+
+def test_damping_matrix_damps_each_season_over_the_one_before():
+    from lstmcli.models.topology import damping_matrix
+
+    f = np.arange(1.0, 7.0)  # a trend of 1 a step, season 2
+    np.testing.assert_allclose(damping_matrix(6, 2, 0.5) @ f, [1, 2, 2, 3, 2.5, 3.5])
+    np.testing.assert_allclose(damping_matrix(6, 2, 1.0) @ f, f)  # 1: unchanged
+    np.testing.assert_allclose(damping_matrix(6, 2, 0.0) @ f, [1, 2, 1, 2, 1, 2])  # 0: repeat
+    np.testing.assert_allclose(damping_matrix(4, 1, 0.5) @ f[:4], [1, 1.5, 1.75, 1.875])
+    seasonal = np.tile([5.0, 1.0, 3.0], 3)  # no change from season to season: kept as is
+    np.testing.assert_allclose(damping_matrix(9, 3, 0.3) @ seasonal, seasonal, rtol=1e-6)
+
+
+def test_damping_applies_when_forecasting_not_in_training(tmp_path):
+    import keras
+
+    from lstmcli.models.topology import build_model, damping_matrix
+
+    cfg = config_from_dict({"window": {"look_back": 6, "horizon": 6},
+                            "model": {"layers": [{"units": 3}], "residual": "last_value",
+                                      "normalize": "window", "season": 2, "damping": 0.5}})
+    model = build_model(cfg.model, look_back=6, n_features=1, horizon=6, n_targets=1,
+                        first_input=[0])
+    x = np.random.default_rng(0).uniform(1, 2, size=(5, 6, 1)).astype("float32")
+    raw = keras.ops.convert_to_numpy(model(x, training=True))
+    damped = model.predict(x, verbose=0)
+    expected = np.einsum("kj,bjt->bkt", damping_matrix(6, 2, 0.5), raw)
+    np.testing.assert_allclose(damped, expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(damped, raw)
+    model.save(tmp_path / "m.keras")  # saved and loaded by name, with its settings
+    again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(again.predict(x, verbose=0), damped, rtol=1e-5, atol=1e-6)
+
+
+def test_damping_needs_a_horizon_emitted_at_once():
+    with pytest.raises(ConfigError) as err:
+        config_from_dict({"window": {"look_back": 4, "horizon": 1},
+                          "model": {"topology": "many_to_many", "layers": [{"units": 4}],
+                                    "damping": 0.5}})
+    assert "model.damping: 0.5 damps a forecast of window.horizon steps" in str(err.value)

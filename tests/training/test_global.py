@@ -118,7 +118,8 @@ def test_ensemble_run_holds_and_uses_all_members(tmp_path, cli):
     cfg = write_yaml(tmp_path / "e.yaml", {
         "data": {"scaling": "mean", "scale_per_series": True},
         "window": {"look_back": 12, "horizon": 4},
-        "model": {"layers": [{"units": 4}], "residual": "last_value", "normalize": "window"},
+        "model": {"layers": [{"units": 4}], "residual": "last_value", "normalize": "window",
+                  "season": 2, "damping": 0.5},
         "training": {"epochs": 2, "ensemble": 3, "validation": 4, "batch_size": 16,
                      "ensemble_inputs": [12, 5]}})
     result = cli("train", data, "-c", cfg, "-o", tmp_path / "run")
@@ -130,6 +131,11 @@ def test_ensemble_run_holds_and_uses_all_members(tmp_path, cli):
     model = load_bundle(tmp_path / "run").model
     members = [layer for layer in model.layers if layer.name.startswith("member_")]
     assert len(members) == 3
+    # model.damping: each member's forecast damped when forecasting, saved and loaded so
+    def nested(layer):
+        return [layer, *(inner for sub in getattr(layer, "layers", []) for inner in nested(sub))]
+
+    assert [d.damping for m in members for d in nested(m) if d.name == "damped"] == [0.5] * 3
     x = np.random.default_rng(3).uniform(0.5, 2, (2, 12, 1)).astype("float32")
     each = np.stack([m.predict(x, verbose=0) for m in members])
     np.testing.assert_allclose(model.predict(x, verbose=0), np.median(each, 0), rtol=1e-6)
