@@ -60,21 +60,32 @@ QUARTERLY_SPAN = 4
 # patience 10, refits of 9: 1.403 and 1.048), trained in 186 s (docs/accuracy.md).
 ENSEMBLE_WINDOWS = 40_000
 # Optimizer steps per model and training stage, at most: epochs are cut to fit (at least
-# MIN_EPOCHS) so a large collection's training time is bounded. No run on the Tourism and M1
-# collections comes near it: the largest, Tourism and M1 monthly in one file (90,555
-# windows, 354 steps an epoch), stopped early after 19 epochs, 6,700 steps.
+# MIN_EPOCHS) so a large collection's training time is bounded.
 MAX_STEPS, MIN_EPOCHS, BATCH = 10_000, 5, 256
-# Past this many training windows even MIN_EPOCHS epochs would exceed MAX_STEPS: each series
-# then trains on its most recent windows only (window.history, as N-BEATS limits its
+MEMBERS = 3  # training.ensemble
+# Past ENSEMBLE_WINDOWS, the window passes (windows x epochs) of the whole training, the
+# first member's early-stopped stage and the refit of all MEMBERS together, at most: the
+# first stage's epochs are cut so that it and the refits (each at most that many epochs)
+# fit. About 80 s of LSTM(32) training on 2 cores; NeuralForecast's NHITS (1,000 steps)
+# trains on 1,500 monthly series in 64 s on the same machine. Without it 1,500 monthly
+# series (Tourism and M1 monthly and the first halves of 517 of them: 120,000 windows)
+# trained 15 epochs (best 10) and three refits of 10: 580 s with LSTM(64) (docs/accuracy.md).
+TRAIN_PASSES = 2_400_000
+# Past this many training windows even MIN_EPOCHS epochs would exceed TRAIN_PASSES: each
+# series then trains on its most recent windows only (window.history, as N-BEATS limits its
 # history), the most that fit. Measured on Tourism monthly, where it is not needed: the last
 # 5 H windows of each series (43,920 of 78,902) trained 3.2x faster but cost 1-3% (MASE
 # 1.414 and 1.433 against 1.402 and 1.392, two seeds), so smaller collections keep them all.
-WINDOW_BUDGET = MAX_STEPS // MIN_EPOCHS * BATCH  # 512,000
+WINDOW_BUDGET = TRAIN_PASSES // ((1 + MEMBERS) * MIN_EPOCHS)  # 120,000
 # Early-stopping patience. With several series 5: on the six Tourism and M1 collections
 # MASE moved by at most 0.4% from patience 10 (Tourism monthly 1.402 and 1.402, M1 monthly
 # 1.0265 and 1.026, M1 quarterly 1.639 and 1.635, M1 yearly 3.339 and 3.351), for 1.2-2.1x
 # less training time. One series keeps 10: its accuracy table was measured with it.
 PATIENCE_MANY, PATIENCE_ONE = 5, 10
+# LSTM units. With several series 32: twice the training windows a second of 64 on 2 cores
+# (33,500 against 15,800, batch 256, look_back 48), at the same accuracy (docs/accuracy.md).
+# One series keeps 64: its accuracy table was measured with it.
+UNITS_MANY, UNITS_ONE = 32, 64
 # Monthly and quarterly data: from the second year of the forecast on, each step's change
 # over the same step a year before is halved, year by year (model.damping): the network
 # extrapolated trends too far (Tourism monthly's most seasonal quarter of series forecast
@@ -145,6 +156,13 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
     validated = "each" if windows <= ENSEMBLE_WINDOWS else "first"
     patience = PATIENCE_MANY if many else PATIENCE_ONE
     epochs = max(MIN_EPOCHS, min(100, MAX_STEPS // max(1, math.ceil(windows / BATCH))))
+    budget = f"about {MAX_STEPS:,} steps"
+    if validated == "first":  # the first stage and MEMBERS refits within TRAIN_PASSES
+        passes = max(MIN_EPOCHS, TRAIN_PASSES // ((1 + MEMBERS) * windows))
+        if passes < epochs:
+            epochs, budget = passes, (f"with the {MEMBERS} refits about {TRAIN_PASSES:,} "
+                                      "window passes")
+    units = UNITS_MANY if many else UNITS_ONE
     damped = ({"season": season, "damping": DAMPING}
               if many and season in DAMPED_SEASONS and h > season else {})
     calendar = (CALENDAR.get(season, []) if not many and frame.time_col is not None
@@ -155,16 +173,16 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
         "window": {"look_back": look_back, "horizon": h,
                    "min_input": least if least < look_back else None, "history": history},
         # the linear skip was measured on collections; on one series (CO2) it overfits
-        "model": {"layers": [{"units": 64}], "residual": "last_value", "normalize": "window",
+        "model": {"layers": [{"units": units}], "residual": "last_value", "normalize": "window",
                   "linear_skip": many, **damped},
         "training": {"epochs": epochs, "batch_size": BATCH, "loss": "mase" if many else "mae",
                      "validation": tail,
                      "optimizer": {"learning_rate": 0.003},
                      "early_stopping": {"patience": patience}, "interval_steps": h,
-                     "ensemble": 3, "ensemble_validation": validated, "refit": True},
+                     "ensemble": MEMBERS, "ensemble_validation": validated, "refit": True},
     }
     config = config_from_dict(doc, source="automatic config")
-    model = "the median of 3 LSTM(64)s" + (
+    model = f"the median of {MEMBERS} LSTM({units})s" + (
         " with a linear skip from the window" if many else "")
     said = ("" if h == asked and horizon else
             " (the default for this frequency; set --horizon)" if h == asked else
@@ -182,7 +200,7 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
                 "mase)" if many else "")
              + ", validation "
              f"on the last {tail} steps of each series, "
-             + (f"at most {epochs} epochs (about {MAX_STEPS:,} steps), " if epochs < 100
+             + (f"at most {epochs} epochs ({budget}), " if epochs < 100
                 else "")
              + f"early stopping (patience {patience})"
              + (", then each trained again on every row for its best epoch count; "

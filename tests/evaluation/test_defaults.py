@@ -95,50 +95,67 @@ def test_train_without_config_says_and_saves_what_it_picked(tmp_path, cli):
     assert rollout[0].startswith("date,y_forecast,y_lo_80") and len(rollout) == 4
 
 
-def test_large_collections_train_for_a_bounded_number_of_steps(tmp_path):
-    """About MAX_STEPS optimizer steps per model: 40 daily series of 2,000 rows give
-    40 * (2000 - 14 - 7 - 14 + 1) = 78,640 windows, 308 batches of 256 an epoch, so 32
-    epochs; a small file keeps 100 (early stopping ends it sooner)."""
+def _daily(path, series, n=2000):
+    rng = np.random.default_rng(0)
+    pd.concat(pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2000-01-01", periods=n),
+                            "y": rng.uniform(1, 2, n)}) for k in range(series)
+              ).to_csv(path, index=False)
+    return read_series(path, DataSpec())
+
+
+def test_collections_train_for_a_bounded_number_of_steps(tmp_path):
+    """Up to ENSEMBLE_WINDOWS, about MAX_STEPS optimizer steps per model: 20 daily series
+    of 2,000 rows give 20 * (2000 - 14 - 7 - 14 + 1) = 39,320 windows, 154 batches of 256
+    an epoch, so 64 epochs; a small file keeps 100 (early stopping ends it sooner)."""
     from lstmcli.evaluation.defaults import MAX_STEPS
 
-    rng = np.random.default_rng(0)
-    frames = [pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2000-01-01",
-                                                                        periods=2000),
-                            "y": rng.uniform(1, 2, 2000)}) for k in range(40)]
-    data = tmp_path / "large.csv"
-    pd.concat(frames).to_csv(data, index=False)
-    config, notes = auto_config(read_series(data, DataSpec()))
+    config, notes = auto_config(_daily(tmp_path / "d.csv", 20))
     assert (config.window.horizon, config.window.min_input, config.training.validation) == (
         14, 7, 14)
-    assert config.training.epochs == MAX_STEPS // 308 == 32
-    assert "at most 32 epochs (about 10,000 steps)" in notes[0]
+    assert config.training.epochs == MAX_STEPS // 154 == 64
+    assert "at most 64 epochs (about 10,000 steps)" in notes[0]
     assert config.training.early_stopping.patience == 5  # several series
-    # past ENSEMBLE_WINDOWS only the first of the three members is early-stopped
-    assert (config.training.ensemble, config.training.ensemble_validation) == (3, "first")
-    assert "early stopping (patience 5) of the first only" in notes[0]
+    assert (config.training.ensemble, config.training.ensemble_validation) == (3, "each")
+    assert config.model.layers[0].units == 32  # several series
     small, notes = auto_config(read_series(wide_csv(tmp_path / "s.csv", n=120, freq="MS"),
                                            DataSpec()))
     assert small.training.epochs == 100 and "at most" not in notes[0]
     assert (small.training.ensemble, small.training.ensemble_validation) == (3, "each")
+    assert small.model.layers[0].units == 64  # one series
+    assert "the median of 3 LSTM(64)s forecasting" in notes[0]
+
+
+def test_large_collections_train_within_a_budget_of_window_passes(tmp_path):
+    """Past ENSEMBLE_WINDOWS only the first of the three members is early-stopped, and its
+    epochs are cut so that it and the three refits (each at most as many epochs) pass over
+    at most TRAIN_PASSES windows: 40 daily series of 2,000 rows, 78,640 windows, 7 epochs
+    (MAX_STEPS alone would allow 32)."""
+    from lstmcli.evaluation.defaults import MEMBERS, TRAIN_PASSES
+
+    config, notes = auto_config(_daily(tmp_path / "d.csv", 40))
+    assert (config.training.ensemble, config.training.ensemble_validation) == (3, "first")
+    assert config.training.epochs == TRAIN_PASSES // ((1 + MEMBERS) * 78_640) == 7
+    assert (1 + MEMBERS) * config.training.epochs * 78_640 <= TRAIN_PASSES
+    assert "at most 7 epochs (with the 3 refits about 2,400,000 window passes)" in notes[0]
+    assert "early stopping (patience 5) of the first only" in notes[0]
+    assert "the median of 3 LSTM(32)s with a linear skip" in notes[0]
 
 
 def test_collections_past_the_window_budget_train_on_recent_windows(tmp_path, monkeypatch):
-    """Past WINDOW_BUDGET windows (MIN_EPOCHS epochs would exceed MAX_STEPS), each series
-    trains on its most recent windows: the most per series that fit, at least H."""
+    """Past WINDOW_BUDGET windows (MIN_EPOCHS epochs of the first member and the refits
+    would exceed TRAIN_PASSES), each series trains on its most recent windows: the most per
+    series that fit, at least H."""
     from lstmcli.evaluation import defaults
 
-    assert defaults.WINDOW_BUDGET == defaults.MAX_STEPS // defaults.MIN_EPOCHS * 256
+    assert defaults.WINDOW_BUDGET == defaults.TRAIN_PASSES // (
+        (1 + defaults.MEMBERS) * defaults.MIN_EPOCHS) == 120_000
     assert defaults.recent_windows([10, 20, 30], 4, 60) is None
     assert defaults.recent_windows([10, 20, 30], 4, 40) == 15  # 10 + 15 + 15
     assert defaults.recent_windows([10, 20, 30], 4, 41) == 15  # 16 would need 42
     assert defaults.recent_windows([100, 100], 4, 5) == 4  # never fewer than H
     # 10 daily series of 300 rows (validation: a fifth of them, 60, with fewer than 20
     # series): 300 - 60 - 7 - 14 + 1 = 220 windows each, 2,200 in all
-    rng = np.random.default_rng(0)
-    pd.concat(pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2000-01-01", periods=300),
-                            "y": rng.uniform(1, 2, 300)}) for k in range(10)
-              ).to_csv(tmp_path / "d.csv", index=False)
-    frame = read_series(tmp_path / "d.csv", DataSpec())
+    frame = _daily(tmp_path / "d.csv", 10, n=300)
     assert auto_config(frame)[0].window.history is None
     monkeypatch.setattr(defaults, "WINDOW_BUDGET", 1000)
     config, notes = auto_config(frame)
