@@ -17,15 +17,16 @@ without --config. Measured choices, with the figures, in docs/accuracy.md:
   (model.linear_skip): a linear autoregression beside the LSTM;
 - validation on the last H steps of each series (the forecast the user asks for; with few
   series, at least a fifth of the shortest, for enough validation windows);
-- one LSTM(64), MAE loss (with several series `mase`: each window's error divided by its
-  series' seasonal-naive scale, the metric the collections are scored by), batch 256,
-  Adam at 0.003, at most 100 epochs and about MAX_STEPS optimizer steps (fewer epochs for
-  large collections), early stopping (patience 5 with several series, 10 for one), then
-  trained again on every row for the best epoch count (training.refit); the median of
-  three of them (seeds), each early-stopped up to ENSEMBLE_WINDOWS training windows, beyond
-  it only the first (training.ensemble_validation: first); past WINDOW_BUDGET
-  windows, each series' most recent windows only (window.history), so training stays
-  within about MAX_STEPS steps a stage;
+- one LSTM(64) (32 past SMALL_WINDOWS windows), MAE loss (with several series `mase`:
+  each window's error divided by its series' seasonal-naive scale, the metric the
+  collections are scored by), batch 256, Adam at 0.003, at most 100 epochs (fewer for
+  large collections: see TRAIN_PASSES), early stopping
+  (patience 5 with several series, 10 for one), then trained again on every row for the
+  best epoch count (training.refit); the median of three of them (seeds), each
+  early-stopped up to ENSEMBLE_WINDOWS training windows, beyond it only the first
+  (training.ensemble_validation: first); the epochs cut so that the early-stopped stages
+  and the refits pass over at most TRAIN_PASSES windows; past WINDOW_BUDGET windows, each
+  series' most recent windows only (window.history), so training time stays bounded;
 - with several monthly or quarterly series, the trend damped beyond the first year of the
   forecast (model.damping 0.5, model.season the year's steps);
 - calendar features only for a single series (across many series the month pattern is in
@@ -59,17 +60,16 @@ QUARTERLY_SPAN = 4
 # 5: best epoch 2); three members 1.387 and 1.074 (patience 5, refits of 2 epochs; with
 # patience 10, refits of 9: 1.403 and 1.048), trained in 186 s (docs/accuracy.md).
 ENSEMBLE_WINDOWS = 40_000
-# Optimizer steps per model and training stage, at most: epochs are cut to fit (at least
-# MIN_EPOCHS) so a large collection's training time is bounded.
-MAX_STEPS, MIN_EPOCHS, BATCH = 10_000, 5, 256
+MIN_EPOCHS, BATCH = 5, 256
 MEMBERS = 3  # training.ensemble
-# Past ENSEMBLE_WINDOWS, the window passes (windows x epochs) of the whole training, the
-# first member's early-stopped stage and the refit of all MEMBERS together, at most: the
-# first stage's epochs are cut so that it and the refits (each at most that many epochs)
-# fit. About 80 s of LSTM(32) training on 2 cores; NeuralForecast's NHITS (1,000 steps)
-# trains on 1,500 monthly series in 64 s on the same machine. Without it 1,500 monthly
-# series (Tourism and M1 monthly and the first halves of 517 of them: 120,000 windows)
-# trained 15 epochs (best 10) and three refits of 10: 580 s with LSTM(64) (docs/accuracy.md).
+# The window passes (windows x epochs) of the whole training, at most: the epochs (at least
+# MIN_EPOCHS) are cut so that every early-stopped stage (one member's past ENSEMBLE_WINDOWS,
+# else each member's) and every refit, each at most that long, fit in it. (It replaced a
+# cap of 10,000 optimizer steps a stage.) NeuralForecast's NHITS (1,000 steps) fits 1,500
+# monthly series (Tourism and M1 monthly and the first halves of 517 of them: 120,000
+# windows) in 67-89 s on 2 cores; `lstmcli train` on them took 580 s with LSTM(64) and no
+# budget (15 epochs, best 10, three refits of 10), 126-141 s with it and LSTM(32) (5
+# epochs, best 4, refits of 4; benchmarks/training_time.py, docs/accuracy.md).
 TRAIN_PASSES = 2_400_000
 # Past this many training windows even MIN_EPOCHS epochs would exceed TRAIN_PASSES: each
 # series then trains on its most recent windows only (window.history, as N-BEATS limits its
@@ -82,10 +82,13 @@ WINDOW_BUDGET = TRAIN_PASSES // ((1 + MEMBERS) * MIN_EPOCHS)  # 120,000
 # 1.0265 and 1.026, M1 quarterly 1.639 and 1.635, M1 yearly 3.339 and 3.351), for 1.2-2.1x
 # less training time. One series keeps 10: its accuracy table was measured with it.
 PATIENCE_MANY, PATIENCE_ONE = 5, 10
-# LSTM units. With several series 32: twice the training windows a second of 64 on 2 cores
-# (33,500 against 15,800, batch 256, look_back 48), at the same accuracy (docs/accuracy.md).
-# One series keeps 64: its accuracy table was measured with it.
-UNITS_MANY, UNITS_ONE = 32, 64
+# LSTM units: 64, and 32 past SMALL_WINDOWS training windows, where time counts: twice the
+# windows a second of 64 on 2 cores (33,500 against 15,800, batch 256, look_back 48). With
+# the budget above, on the collections past it 32 scored as well or better (Tourism monthly
+# 1.380 -> 1.374, quarterly 1.472 -> 1.460, M1 monthly 1.0245 -> 1.024); on the small ones
+# 64 did (M1 quarterly, three seeds, 1.640 against 1.653; Tourism yearly 2.618 against
+# 2.633; M1 yearly 3.339 against 3.347), and they train in about a minute either way.
+UNITS, UNITS_LARGE, SMALL_WINDOWS = 64, 32, 10_000
 # Monthly and quarterly data: from the second year of the forecast on, each step's change
 # over the same step a year before is halved, year by year (model.damping): the network
 # extrapolated trends too far (Tourism monthly's most seasonal quarter of series forecast
@@ -155,14 +158,9 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
     windows = sum(min(c, history or c) for c in counts)
     validated = "each" if windows <= ENSEMBLE_WINDOWS else "first"
     patience = PATIENCE_MANY if many else PATIENCE_ONE
-    epochs = max(MIN_EPOCHS, min(100, MAX_STEPS // max(1, math.ceil(windows / BATCH))))
-    budget = f"about {MAX_STEPS:,} steps"
-    if validated == "first":  # the first stage and MEMBERS refits within TRAIN_PASSES
-        passes = max(MIN_EPOCHS, TRAIN_PASSES // ((1 + MEMBERS) * windows))
-        if passes < epochs:
-            epochs, budget = passes, (f"with the {MEMBERS} refits about {TRAIN_PASSES:,} "
-                                      "window passes")
-    units = UNITS_MANY if many else UNITS_ONE
+    stages = (1 if validated == "first" else MEMBERS) + MEMBERS  # early-stopped + refits
+    epochs = max(MIN_EPOCHS, min(100, TRAIN_PASSES // (stages * max(1, windows))))
+    units = UNITS_LARGE if windows > SMALL_WINDOWS else UNITS
     damped = ({"season": season, "damping": DAMPING}
               if many and season in DAMPED_SEASONS and h > season else {})
     calendar = (CALENDAR.get(season, []) if not many and frame.time_col is not None
@@ -200,8 +198,8 @@ def auto_config(frame: Frame, horizon: int | None = None, *, command: str = "tra
                 "mase)" if many else "")
              + ", validation "
              f"on the last {tail} steps of each series, "
-             + (f"at most {epochs} epochs ({budget}), " if epochs < 100
-                else "")
+             + (f"at most {epochs} epochs (its {stages} training stages within about "
+                f"{TRAIN_PASSES:,} window passes), " if epochs < 100 else "")
              + f"early stopping (patience {patience})"
              + (", then each trained again on every row for its best epoch count; "
                 if validated == "each" else " of the first only (a large collection), then "

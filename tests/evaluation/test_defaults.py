@@ -55,6 +55,7 @@ def test_many_series_validate_on_the_last_horizon_steps(tmp_path):
     assert config.training.validation == 12 and config.data.scale_per_series
     assert config.data.calendar == []  # across many series the season is in the window
     assert config.model.linear_skip  # (measured on collections, docs/accuracy.md)
+    assert config.model.layers[0].units == 64  # a small collection
     # windows from a season of a series' rows on, so the 60-row series train too (60 - 12
     # training rows < look_back 24 + horizon 12 + ...), on the metric the collections use
     assert (config.window.look_back, config.window.min_input) == (24, 12)
@@ -103,42 +104,38 @@ def _daily(path, series, n=2000):
     return read_series(path, DataSpec())
 
 
-def test_collections_train_for_a_bounded_number_of_steps(tmp_path):
-    """Up to ENSEMBLE_WINDOWS, about MAX_STEPS optimizer steps per model: 20 daily series
-    of 2,000 rows give 20 * (2000 - 14 - 7 - 14 + 1) = 39,320 windows, 154 batches of 256
-    an epoch, so 64 epochs; a small file keeps 100 (early stopping ends it sooner)."""
-    from lstmcli.evaluation.defaults import MAX_STEPS
+def test_collections_train_within_a_budget_of_window_passes(tmp_path):
+    """The epochs are cut so that the early-stopped stages and the refits, each at most that
+    long, pass over at most TRAIN_PASSES windows. 20 daily series of 2,000 rows give
+    20 * (2000 - 14 - 7 - 14 + 1) = 39,320 windows: three members early-stopped and three
+    refits, so 10 epochs; past SMALL_WINDOWS, LSTM(32)."""
+    from lstmcli.evaluation.defaults import MEMBERS, SMALL_WINDOWS, TRAIN_PASSES
 
     config, notes = auto_config(_daily(tmp_path / "d.csv", 20))
     assert (config.window.horizon, config.window.min_input, config.training.validation) == (
         14, 7, 14)
-    assert config.training.epochs == MAX_STEPS // 154 == 64
-    assert "at most 64 epochs (about 10,000 steps)" in notes[0]
-    assert config.training.early_stopping.patience == 5  # several series
     assert (config.training.ensemble, config.training.ensemble_validation) == (3, "each")
-    assert config.model.layers[0].units == 32  # several series
+    assert config.training.epochs == TRAIN_PASSES // (2 * MEMBERS * 39_320) == 10
+    assert "at most 10 epochs (its 6 training stages within about 2,400,000 window passes)" \
+        in notes[0]
+    assert config.training.early_stopping.patience == 5  # several series
+    assert 39_320 > SMALL_WINDOWS and config.model.layers[0].units == 32
+    assert "the median of 3 LSTM(32)s with a linear skip" in notes[0]
+    # past ENSEMBLE_WINDOWS only the first member is early-stopped: four stages, 40 series
+    # (78,640 windows) 7 epochs
+    config, notes = auto_config(_daily(tmp_path / "d.csv", 40))
+    assert (config.training.ensemble, config.training.ensemble_validation) == (3, "first")
+    assert config.training.epochs == TRAIN_PASSES // ((1 + MEMBERS) * 78_640) == 7
+    assert "at most 7 epochs (its 4 training stages within about 2,400,000 window passes)" \
+        in notes[0]
+    assert "early stopping (patience 5) of the first only" in notes[0]
+    # a small file keeps 100 epochs (early stopping ends it sooner) and LSTM(64)
     small, notes = auto_config(read_series(wide_csv(tmp_path / "s.csv", n=120, freq="MS"),
                                            DataSpec()))
     assert small.training.epochs == 100 and "at most" not in notes[0]
     assert (small.training.ensemble, small.training.ensemble_validation) == (3, "each")
-    assert small.model.layers[0].units == 64  # one series
+    assert small.model.layers[0].units == 64
     assert "the median of 3 LSTM(64)s forecasting" in notes[0]
-
-
-def test_large_collections_train_within_a_budget_of_window_passes(tmp_path):
-    """Past ENSEMBLE_WINDOWS only the first of the three members is early-stopped, and its
-    epochs are cut so that it and the three refits (each at most as many epochs) pass over
-    at most TRAIN_PASSES windows: 40 daily series of 2,000 rows, 78,640 windows, 7 epochs
-    (MAX_STEPS alone would allow 32)."""
-    from lstmcli.evaluation.defaults import MEMBERS, TRAIN_PASSES
-
-    config, notes = auto_config(_daily(tmp_path / "d.csv", 40))
-    assert (config.training.ensemble, config.training.ensemble_validation) == (3, "first")
-    assert config.training.epochs == TRAIN_PASSES // ((1 + MEMBERS) * 78_640) == 7
-    assert (1 + MEMBERS) * config.training.epochs * 78_640 <= TRAIN_PASSES
-    assert "at most 7 epochs (with the 3 refits about 2,400,000 window passes)" in notes[0]
-    assert "early stopping (patience 5) of the first only" in notes[0]
-    assert "the median of 3 LSTM(32)s with a linear skip" in notes[0]
 
 
 def test_collections_past_the_window_budget_train_on_recent_windows(tmp_path, monkeypatch):
