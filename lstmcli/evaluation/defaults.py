@@ -20,9 +20,9 @@ without --config. Measured choices, with the figures, in docs/accuracy.md:
 - one LSTM(64) (32 past SMALL_WINDOWS windows), MAE loss (with several series `mase`:
   each window's error divided by its series' seasonal-naive scale, the metric the
   collections are scored by), batch 256, Adam at 0.003, at most 100 epochs (fewer for
-  large collections: see TRAIN_PASSES), early stopping
-  (patience 5 with several series, 10 for one), then trained again on every row for the
-  best epoch count (training.refit); the median of three of them (seeds), each
+  large collections: see TRAIN_PASSES), early stopping (patience 5 with several series,
+  10 for one), then trained again on every row for the best epoch count
+  (training.refit); the median of three of them (seeds), each
   early-stopped up to ENSEMBLE_WINDOWS training windows, beyond it only the first
   (training.ensemble_validation: first); the epochs cut so that the early-stopped stages
   and the refits pass over at most TRAIN_PASSES windows; past WINDOW_BUDGET windows, each
@@ -67,7 +67,7 @@ MEMBERS = 3  # training.ensemble
 # else each member's) and every refit, each at most that long, fit in it. (It replaced a
 # cap of 10,000 optimizer steps a stage.) NeuralForecast's NHITS (1,000 steps) fits 1,500
 # monthly series (Tourism and M1 monthly and the first halves of 517 of them: 120,000
-# windows) in 67-89 s on 2 cores; `lstmcli train` on them took 580 s with LSTM(64) and no
+# windows) in 61-95 s on 2 cores; `lstmcli train` on them took 580 s with LSTM(64) and no
 # budget (15 epochs, best 10, three refits of 10), 126-141 s with it and LSTM(32) (5
 # epochs, best 4, refits of 4; benchmarks/training_time.py, docs/accuracy.md).
 TRAIN_PASSES = 2_400_000
